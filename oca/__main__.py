@@ -1,0 +1,3 @@
+from oca.cli.app import main
+
+main()

@@ -1,0 +1,149 @@
+"""The one call path: service → driver → backend, for the CLI and `oca serve` alike.
+
+A python driver runs in-process: its class is instantiated once per service and process and
+called directly (no HTTP, no FastAPI import: this keeps one-shot CLI calls fast). A
+container/plugin driver is reached over HTTP with upstream's driver protocol (`Hosts` and
+`Metadata` headers, JSON bodies, multipart field `img`).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from oca import discovery
+from oca.contract.base import Driver, Operation
+from oca.errors import (
+    BackendUnreachable,
+    BadInput,
+    DriverUnavailable,
+    NotFound,
+    OcaError,
+    Timeout,
+    Unavailable,
+)
+from oca.models import DriverMeta, Service
+from oca.registry import Registry
+
+_instances: dict[tuple[str, str], Driver] = {}
+
+
+def driver_for(service: Service) -> DriverMeta:
+    if not service.driver:
+        raise DriverUnavailable(
+            f"service {service.name} has no driver assigned",
+            hint=f"assign one with `oca service update {service.name} --driver NAME-VERSION`",
+        )
+    return discovery.get_driver(service.driver)
+
+
+def operation(meta: DriverMeta, op: str) -> Operation:
+    from oca.contract import scope_contract
+
+    contract = scope_contract(meta.scope)
+    try:
+        return contract.operations[op]
+    except KeyError as e:
+        raise BadInput(f"scope {meta.scope} has no operation {op!r}") from e
+
+
+def instance(service: Service, meta: DriverMeta) -> Driver:
+    key = (service.id, service.updated_at)
+    inst = _instances.get(key)
+    if inst is None:
+        cls = discovery.load_driver_class(meta)
+        inst = cls(service.hosts(), service.meta or dict(meta.meta))
+        _instances[key] = inst
+    return inst
+
+
+def close_all() -> None:
+    for inst in _instances.values():
+        try:
+            inst.close()
+        except Exception:  # noqa: BLE001 - best effort at shutdown
+            pass
+    _instances.clear()
+
+
+def call(service: Service | str, op: str, **params: Any) -> Any:
+    """Run operation `op` of `service`'s scope with `params`; retries transient failures."""
+    svc = Registry().get(service) if isinstance(service, str) else service
+    meta = driver_for(svc)
+    spec = operation(meta, op)
+    attempts = 1 + (svc.retries if spec.idempotent else 0)
+    delay = 0.1
+    for attempt in range(attempts):
+        try:
+            if meta.kind == "python":
+                return getattr(instance(svc, meta), op)(**params)
+            return http_call(svc, meta, spec, params)
+        except (BackendUnreachable, Timeout):
+            if attempt + 1 >= attempts:
+                raise
+            time.sleep(delay)
+            delay *= 2
+    raise AssertionError("unreachable")
+
+
+def driver_endpoint(meta: DriverMeta) -> str:
+    """Base URL of a running container/plugin driver, started on demand by its runtime."""
+    from oca import workloads
+
+    return workloads.driver_endpoint(meta)
+
+
+_ERRORS: dict[str, type[OcaError]] = {
+    "not_found": NotFound,
+    "invalid_input": BadInput,
+    "unavailable": Unavailable,
+    "backend_unreachable": BackendUnreachable,
+    "timeout": Timeout,
+}
+
+
+def http_call(svc: Service, meta: DriverMeta, spec: Operation, params: dict[str, Any]) -> Any:
+    import httpx
+
+    base = driver_endpoint(meta)
+    params = dict(params)
+    in_path = [k for k in params if "{" + k + "}" in spec.path]
+    path = spec.path.format(**{k: params.pop(k) for k in in_path})
+    headers = {
+        "Metadata": json.dumps(svc.meta or meta.meta or None),
+        "Hosts": ",".join(svc.hosts()),
+    }
+    kwargs: dict[str, Any] = {"headers": headers}
+    if spec.upload and spec.upload in params:
+        data = params.pop(spec.upload)
+        kwargs["files"] = {"img": ("image", data)}
+        if params:
+            kwargs["data"] = {k: json.dumps(v) if not isinstance(v, str) else v
+                              for k, v in params.items()}
+    elif spec.method in ("GET",) and not spec.body:
+        kwargs["params"] = {k: v if isinstance(v, str) else json.dumps(v)
+                            for k, v in params.items() if v is not None}
+    else:
+        kwargs["json"] = params
+    try:
+        r = httpx.request(spec.method, base + path, timeout=svc.timeout, **kwargs)
+    except httpx.TimeoutException as e:
+        raise Timeout(f"driver {meta.ref} did not answer within {svc.timeout:g} s") from e
+    except httpx.HTTPError as e:
+        raise DriverUnavailable(f"driver {meta.ref} is unreachable at {base}: {e}") from e
+    try:
+        body = r.json()
+    except ValueError:
+        body = None
+    if r.status_code >= 400:
+        err = body.get("error") if isinstance(body, dict) else None
+        if isinstance(err, dict):
+            cls = _ERRORS.get(str(err.get("type")), OcaError)
+            raise cls(str(err.get("message")), hint=err.get("hint"))
+        if r.status_code < 500:
+            raise BadInput(f"driver {meta.ref} refused {spec.name}: {r.text[:300]}")
+        raise DriverUnavailable(f"driver {meta.ref} failed {spec.name}: {r.text[:300]}")
+    if body is None and r.content:
+        raise DriverUnavailable(f"driver {meta.ref} answered {spec.name} with non-JSON output")
+    return body

@@ -1,0 +1,7 @@
+"""Top-level commands beside the groups: up, down, doctor, serve, worker."""
+
+from __future__ import annotations
+
+from oca.cli.common import group
+
+app = group()

@@ -1,0 +1,1 @@
+"""Scope functions used by both edges: `oca.scopes.<scope>` with `ensure_default()`."""
