@@ -13,4 +13,5 @@ GROUPS: list[tuple[str, str, str]] = [
     ("job", "job", "Queued calls: list, show, wait for, cancel."),
     ("image", "image", "Base images for building backends offline."),
     ("", "toplevel", ""),
+    ("", "serve", ""),
 ]

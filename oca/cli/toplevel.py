@@ -1,4 +1,4 @@
-"""Top-level commands beside the groups: up, down, doctor, serve, worker."""
+"""Top-level commands beside the groups: up, down, doctor."""
 
 from __future__ import annotations
 

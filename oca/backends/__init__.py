@@ -1,0 +1,1 @@
+"""Backend servers oca ships: run as local processes or inside recipe images."""
