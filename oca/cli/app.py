@@ -94,7 +94,7 @@ def _lift_globals(argv: list[str]) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    import click
+    from typer._click.exceptions import ClickException  # typer vendors click
 
     from oca import config
     from oca.errors import OcaError
@@ -103,12 +103,12 @@ def main(argv: list[str] | None = None) -> None:
     command = typer.main.get_command(app)
     try:
         rc = command.main(args=args, prog_name="oca", standalone_mode=False)
-    except click.exceptions.Exit as e:
+    except typer.Exit as e:
         rc = e.exit_code
-    except click.exceptions.Abort:
+    except typer.Abort:
         sys.stderr.write("aborted\n")
         rc = 130
-    except click.ClickException as e:
+    except ClickException as e:
         if render.STATE.json:
             render.emit_json({"error": {"type": "usage", "message": e.format_message(),
                                         "hint": "see oca --help"}})

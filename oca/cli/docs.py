@@ -5,8 +5,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-import click
 import typer
+from typer import _click as click  # typer vendors its own click
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "cli.md"
 
@@ -16,7 +16,7 @@ def _walk(cmd: click.Command, path: list[str], out: list[str]) -> None:
     level = "#" * min(len(path) + 1, 4)
     out.append(f"{level} `{' '.join(path)}`\n")
     out.append("```\n" + cmd.get_help(ctx).rstrip() + "\n```\n")
-    if isinstance(cmd, click.Group):
+    if hasattr(cmd, "list_commands"):
         for name in cmd.list_commands(ctx):
             sub = cmd.get_command(ctx, name)
             if sub is not None and not sub.hidden:
