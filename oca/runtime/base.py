@@ -32,3 +32,15 @@ class Runtime(ABC):
 
     def logs(self, svc: Service, follow: bool = False, tail: int = 100) -> Iterator[str]:
         return iter(())
+
+    def health(self, svc: Service) -> bool:
+        """One real protocol check of the backend (used by `ping` when there is no driver)."""
+        from oca.net import health_check, split_hostport
+
+        kind = "tcp"
+        if svc.recipe:
+            from oca.recipes import get_recipe
+
+            kind = get_recipe(svc.recipe).health
+        hosts = [h for h in svc.hosts() if ":" in h]
+        return any(health_check(kind, *split_hostport(h)) for h in hosts)
