@@ -100,6 +100,17 @@ def ping(ref: str | Service) -> dict[str, Any]:
     from oca.calls import call
 
     svc = Registry().get(ref) if isinstance(ref, str) else ref
+    if not svc.driver:
+        # No driver (e.g. a redis service): the runtime's own protocol check answers.
+        from oca.errors import BackendUnreachable
+
+        if get_runtime(svc.runtime).health(svc):
+            return {"status": "ok", "service": svc.name, "check": "runtime",
+                    "hosts": svc.hosts()}
+        raise BackendUnreachable(
+            f"service {svc.name} is down: no answer at {', '.join(svc.hosts()) or 'no address'}",
+            hint=f"start it with `oca service start {svc.name}`",
+        )
     return call(svc, "ping")
 
 
