@@ -8,6 +8,7 @@ container/plugin driver is reached over HTTP with upstream's driver protocol (`H
 
 from __future__ import annotations
 
+import inspect
 import json
 import time
 from typing import Any
@@ -77,7 +78,7 @@ def call(service: Service | str, op: str, **params: Any) -> Any:
     for attempt in range(attempts):
         try:
             if meta.kind == "python":
-                return getattr(instance(svc, meta), op)(**params)
+                return _call_python(instance(svc, meta), meta, op, params)
             return http_call(svc, meta, spec, params)
         except (BackendUnreachable, Timeout):
             if attempt + 1 >= attempts:
@@ -85,6 +86,27 @@ def call(service: Service | str, op: str, **params: Any) -> Any:
             time.sleep(delay)
             delay *= 2
     raise AssertionError("unreachable")
+
+
+_signatures: dict[tuple[type, str], inspect.Signature] = {}
+
+
+def _call_python(inst: Driver, meta: DriverMeta, op: str, params: dict[str, Any]) -> Any:
+    """Call a python driver's method; wrong arguments or a missing method are bad input."""
+    fn = getattr(inst, op)
+    key = (type(inst), op)
+    sig = _signatures.get(key)
+    if sig is None:
+        sig = _signatures[key] = inspect.signature(fn)
+    try:
+        sig.bind(**params)
+    except TypeError as e:
+        raise BadInput(f"{op} of driver {meta.ref}: {e}") from e
+    try:
+        return fn(**params)
+    except NotImplementedError as e:
+        raise BadInput(f"driver {meta.ref} does not support {op}",
+                       hint=f"see what it supports with `oca driver show {meta.ref}`") from e
 
 
 def driver_endpoint(meta: DriverMeta) -> str:
