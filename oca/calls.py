@@ -125,6 +125,13 @@ _ERRORS: dict[str, type[OcaError]] = {
 }
 
 
+def _driver_hosts(svc: Service, meta: DriverMeta) -> list[str]:
+    """Backend addresses as the driver's container sees them (not the host's 127.0.0.1)."""
+    from oca import workloads
+
+    return workloads.driver_hosts(svc, meta)
+
+
 def http_call(svc: Service, meta: DriverMeta, spec: Operation, params: dict[str, Any]) -> Any:
     import httpx
 
@@ -134,7 +141,7 @@ def http_call(svc: Service, meta: DriverMeta, spec: Operation, params: dict[str,
     path = spec.path.format(**{k: params.pop(k) for k in in_path})
     headers = {
         "Metadata": json.dumps(svc.meta or meta.meta or None),
-        "Hosts": ",".join(svc.hosts()),
+        "Hosts": ",".join(_driver_hosts(svc, meta)),
     }
     kwargs: dict[str, Any] = {"headers": headers}
     if spec.upload and spec.upload in params:
