@@ -68,10 +68,22 @@ def add(spec: ServiceBase) -> Service:
     locations = runtime.deploy(spec, sid)
     spec = spec.model_copy(update={"locations": locations})
     try:
+        _start_driver(spec)
         return registry.add(spec, sid)
     except OcaError:
         runtime.remove(Service(id=sid, **spec.model_dump()), purge=True)
         raise
+
+
+def _start_driver(spec: ServiceBase) -> None:
+    """A container driver that is not running yet is started now (and shared afterwards)."""
+    if not spec.driver:
+        return
+    meta = discovery.get_driver(spec.driver)
+    if meta.kind == "container":
+        from oca import workloads
+
+        workloads.driver_endpoint(meta)
 
 
 def ls(scope: str | None = None) -> list[Service]:
