@@ -507,6 +507,22 @@ def wait(job_id: str, timeout: float | None = None, interval: float = 0.05) -> d
         interval = min(interval * 1.5, 0.5)
 
 
+def job_error(job: dict[str, Any]) -> OcaError:
+    """The error a failed (or canceled) job ended with, as the oca error of its type."""
+    from oca import errors
+
+    err = job.get("error") or {}
+    if job["status"] == "canceled":
+        return Conflict(f"job {job['id']} was canceled")
+    classes: dict[str, type[OcaError]] = {
+        c.type: c for c in (errors.NotFound, errors.Conflict, errors.BadInput,
+                            errors.Unavailable, errors.EngineUnavailable,
+                            errors.BackendUnreachable, errors.DriverUnavailable, errors.Timeout)}
+    cls = classes.get(str(err.get("type")), OcaError)
+    return cls(f"job {job['id']} failed: {err.get('message', 'no reason given')}",
+               hint=err.get("hint"))
+
+
 def consumer(workers: int = 2, embedded: bool = False) -> Any:
     """A huey consumer of this queue (threads). `embedded` leaves signal handling to the host."""
     from huey.consumer import Consumer

@@ -1,0 +1,113 @@
+"""Request bodies of the HTTP API: upstream oneContainer-API's models, kept lenient.
+
+Field names and titles follow upstream (`ServiceCreate`, `AIModelMeta`, `Table`, `Pipeline`...)
+so that upstream clients and payloads work unchanged. Validation of the values themselves
+(names, locations, identifiers) happens in the core, where the CLI gets the same checks.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Lenient(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class ServiceCreate(_Lenient):
+    """Register a backend that runs somewhere (its `locations`)."""
+
+    name: str
+    description: str | None = None
+    version: str = "v1"
+    app: str = ""
+    app_version: str = "0"
+    driver: str | None = None
+    locations: dict[str, str] = Field(default_factory=dict)
+    meta: dict[str, Any] = Field(default_factory=dict)
+    scope: Literal["ai", "db", "media"] | None = None
+    timeout: float | None = Field(default=None, gt=0, le=3600)
+    retries: int | None = Field(default=None, ge=0, le=10)
+
+
+class ServiceUpdate(_Lenient):
+    """A partial update: only the keys present are written."""
+
+    name: str | None = None
+    description: str | None = None
+    version: str | None = None
+    app: str | None = None
+    app_version: str | None = None
+    driver: str | None = None
+    locations: dict[str, str] | None = None
+    meta: dict[str, Any] | None = None
+    timeout: float | None = Field(default=None, gt=0, le=3600)
+    retries: int | None = Field(default=None, ge=0, le=10)
+
+
+class DriverCreate(_Lenient):
+    name: str
+    source_type: Literal["native", "plugin"] = "native"
+    location: str | None = None
+
+
+class AIModelMeta(_Lenient):
+    name: str
+    path: str = ""
+    kwargs: dict[str, Any] | None = None
+
+
+class Column(_Lenient):
+    name: str
+    datatype: str
+
+
+class Table(_Lenient):
+    name: str
+    columns: list[Column]
+    primary_key: list[str] | None = None
+
+
+class RecordDMLOptions(_Lenient):
+    field_values: dict[str, Any] | list[dict[str, Any]] | None = None
+    where: dict[str, Any] | None = None
+    ttl: int | None = None
+    timestamp: int | None = None
+    field_conditions: dict[str, Any] | None = None
+    exist_condition: Literal["if_exist", "if_not_exist"] | None = None
+
+
+class InputFile(_Lenient):
+    source: str
+    params: dict[str, Any] | None = None
+
+
+class Channel(_Lenient):
+    stream_type: str
+    codec: str | None = None
+    params: dict[str, Any] | None = None
+    codec_params: dict[str, Any] | None = None
+    filters: dict[str, Any] | None = None
+
+
+class CloudStore(_Lenient):
+    name: str
+    bucket: str
+    env: dict[str, str]
+
+
+class Output(_Lenient):
+    container: str
+    rtmp_ip: str | None = None
+    rtmp_path: str | None = None
+    params: dict[str, Any] | None = None
+    channels: list[Channel] | None = None
+    storage: list[CloudStore] | None = None
+
+
+class Pipeline(_Lenient):
+    input_file: InputFile
+    outputs: list[Output]
+    ttl: int | None = 300
