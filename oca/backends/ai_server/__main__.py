@@ -1,0 +1,3 @@
+from oca.backends.ai_server.server import main
+
+main()
