@@ -319,22 +319,19 @@ def remove_image(tag: str) -> None:
 
 
 def list_images() -> list[dict[str, str]]:
-    """Images oca built or uses: recipe images (label `oca.recipe`) and the base images."""
-    fmt = "{{json .}}"
-    p = subprocess.run([docker_bin(), "image", "ls", "--format", fmt,  # noqa: S603
-                        "--filter", "label=oca.recipe"], capture_output=True, text=True)
-    if p.returncode != 0:
-        _engine_error(p.stderr)
-        raise OcaError(f"docker image ls failed: {p.stderr.strip()[-300:]}")
-    rows = [json.loads(line) for line in p.stdout.splitlines() if line.strip()]
-    out = [{"image": f"{r['Repository']}:{r['Tag']}", "id": r["ID"], "size": r["Size"],
-            "created": r.get("CreatedSince", ""), "kind": "recipe"} for r in rows]
-    for base in (OCA_BASE, DEFAULT_BASE):
-        q = subprocess.run([docker_bin(), "image", "ls", "--format", fmt, base],  # noqa: S603
-                           capture_output=True, text=True)
-        for line in q.stdout.splitlines():
-            r = json.loads(line)
-            out.append({"image": f"{r['Repository']}:{r['Tag']}", "id": r["ID"],
-                        "size": r["Size"], "created": r.get("CreatedSince", ""),
-                        "kind": "base"})
+    """Images oca built or uses: recipe images, driver images and the base images."""
+    def ls(*args: str) -> list[dict[str, Any]]:
+        p = subprocess.run([docker_bin(), "image", "ls", "--format", "{{json .}}",  # noqa: S603
+                            *args], capture_output=True, text=True)
+        if p.returncode != 0:
+            _engine_error(p.stderr)
+            raise OcaError(f"docker image ls failed: {p.stderr.strip()[-300:]}")
+        return [json.loads(line) for line in p.stdout.splitlines() if line.strip()]
+
+    out: list[dict[str, str]] = []
+    for kind, args in (("recipe", ["--filter", "label=oca.recipe"]),
+                       ("driver", ["--filter", "label=oca.driver"]),
+                       ("base", [OCA_BASE]), ("base", [DEFAULT_BASE])):
+        out += [{"image": f"{r['Repository']}:{r['Tag']}", "kind": kind, "id": r["ID"],
+                 "size": r["Size"], "created": r.get("CreatedSince", "")} for r in ls(*args)]
     return out

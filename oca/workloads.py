@@ -213,11 +213,16 @@ def driver_hosts(svc: Service, meta: DriverMeta | None = None) -> list[str]:
     return out
 
 
-def stop_drivers() -> list[str]:
-    """Remove every driver container (e.g. on `oca down`); their names."""
+def stop_drivers(refs: set[str] | None = None) -> list[str]:
+    """Remove the containers of the drivers `refs` (all when None); their names.
+
+    They are started again on demand by the next call that needs them.
+    """
     from oca.runtime.docker import client, containers
 
-    found = containers({"oca.role": ROLE})
+    found = [c for c in containers({"oca.role": ROLE})
+             if refs is None or c.config.labels.get("oca.driver") in refs]
     if found:
         client().container.remove(found, force=True)
+    _endpoints.clear()
     return [c.name for c in found]

@@ -126,7 +126,8 @@ def remove_network_if_unused(name: str = NETWORK) -> bool:
     try:
         if not docker.network.exists(name):
             return True
-        if docker.network.inspect(name).containers:
+        # Stopped containers keep a reference that `network inspect` does not show.
+        if docker.container.list(all=True, filters=[("network", name)]):
             return False
         docker.network.remove(name)
         return True
@@ -313,6 +314,10 @@ class DockerRuntime(Runtime):
         container = found[0]
         try:
             if not container.state.running:
+                if not client().network.exists(NETWORK):  # removed under a stopped container
+                    client().container.remove(container, force=True)
+                    self.run(svc, svc.id, host_port)
+                    return
                 client().container.start(container)
         except DockerException as e:
             raise wrap(e, f"starting {svc.name}") from e
