@@ -77,6 +77,7 @@ class RecordDMLOptions(_Lenient):
     timestamp: int | None = None
     field_conditions: dict[str, Any] | None = None
     exist_condition: Literal["if_exist", "if_not_exist"] | None = None
+    all: bool | None = Field(default=None, description="oca: delete every record")
 
 
 class InputFile(_Lenient):

@@ -90,26 +90,31 @@ def list_records(service_id: str, table_name: str, dql_options: str = "", sync: 
                sync, ttl)
 
 
-def _dml(table: str, body: RecordDMLOptions) -> dict[str, Any]:
-    return {"table": table, **body.model_dump(exclude_none=True)}
+def _dml(op: str, table: str, body: RecordDMLOptions) -> dict[str, Any]:
+    """The body's keys that `op` takes (upstream sent every key; drivers ignored the rest)."""
+    from oca.contract import scope_contract
+
+    takes = scope_contract("db").operations[op].params
+    data = {"table": table, **body.model_dump(exclude_none=True)}
+    return {k: v for k, v in data.items() if k in takes}
 
 
 @router.post("/db/{service_id}/table/{table_name}/record", summary="Insert records")
 def create_records(service_id: str, table_name: str, body: RecordDMLOptions,
                    sync: bool = SYNC, ttl: int = TTL) -> Any:
-    return run("db", service_id, "insert", _dml(table_name, body), sync, ttl)
+    return run("db", service_id, "insert", _dml("insert", table_name, body), sync, ttl)
 
 
 @router.put("/db/{service_id}/table/{table_name}/record", summary="Update records")
 def update_records(service_id: str, table_name: str, body: RecordDMLOptions,
                    sync: bool = SYNC, ttl: int = TTL) -> Any:
-    return run("db", service_id, "update", _dml(table_name, body), sync, ttl)
+    return run("db", service_id, "update", _dml("update", table_name, body), sync, ttl)
 
 
 @router.delete("/db/{service_id}/table/{table_name}/record", summary="Delete records")
 def delete_records(service_id: str, table_name: str, body: RecordDMLOptions,
                    sync: bool = SYNC, ttl: int = TTL) -> Any:
-    return run("db", service_id, "delete", _dml(table_name, body), sync, ttl)
+    return run("db", service_id, "delete", _dml("delete", table_name, body), sync, ttl)
 
 
 # -- media ------------------------------------------------------------------------------------
