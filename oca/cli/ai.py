@@ -19,7 +19,7 @@ SERVICE = typer.Option(None, "--service", "-s", help="AI service name or id (def
 
 class _LazySpinner:
     """A spinner on stderr that appears only once something slow is announced, so a warm
-    call never pays for importing rich."""
+    call never pays for importing rich. Like render.spinner: silent when not a terminal."""
 
     def __init__(self) -> None:
         self._stack = ExitStack()
@@ -30,12 +30,8 @@ class _LazySpinner:
         if not self._started:
             self._started = True
             self._status = self._stack.enter_context(render.spinner(text))
-            if self._status is None:
-                render.info(text)
         elif self._status is not None:
             self._status.update(text)
-        else:
-            render.info(text)
 
     def __enter__(self) -> _LazySpinner:
         return self
