@@ -134,6 +134,7 @@ class Edge:
 def create_app(token: str | None = None, worker: bool = False, workers: int = 2) -> FastAPI:
     """The app. `worker` runs a huey consumer in this process while it serves."""
     from oca.api import management, service_api
+    from oca.api.schemas import ERRORS
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -158,7 +159,7 @@ def create_app(token: str | None = None, worker: bool = False, workers: int = 2)
                       {"name": "service_api", "description": "ai, db and media calls; jobs."},
                   ])
     _install_errors(app)
-    app.include_router(management.router)
-    app.include_router(service_api.router)
+    app.include_router(management.router, responses=ERRORS)
+    app.include_router(service_api.router, responses=ERRORS)
     app.add_middleware(Edge, token=token or os.environ.get("OCA_API_TOKEN") or None)
     return app

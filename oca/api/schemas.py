@@ -112,3 +112,29 @@ class Pipeline(_Lenient):
     input_file: InputFile
     outputs: list[Output]
     ttl: int | None = 300
+
+
+class ErrorDetail(BaseModel):
+    type: str = Field(description="not_found, conflict, invalid_input, unavailable, ...")
+    message: str
+    hint: str | None = None
+    detail: Any = None
+
+
+class ErrorBody(BaseModel):
+    """Every error: upstream's `endpoint` and `status` keys, plus oca's `error` object."""
+
+    endpoint: str = Field(description="The request path.")
+    status: str = Field(description="The error message (upstream's key).")
+    error: ErrorDetail
+
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorBody, "description": text} for code, text in (
+        (401, "Missing or wrong bearer token (when `oca serve` has one)."),
+        (404, "No such service, driver, job, table or pipeline."),
+        (409, "Already exists, or not in a state that allows it."),
+        (422, "Invalid input: body, parameters, identifiers, unsupported options."),
+        (503, "The backend, its driver or the queue is unreachable, or timed out."),
+    )
+}
