@@ -265,7 +265,16 @@ class DockerRuntime(Runtime):
         name = container_name(spec.name, sid)
         labels = {"oca.service": sid, "oca.role": "backend", "oca.name": spec.name,
                   "oca.port": str(work.port)}
-        volumes = [(volume_name(spec.name), work.volume)] if work.volume else []
+        volumes = []
+        if work.volume:
+            vol = volume_name(spec.name)
+            try:
+                if not docker.volume.exists(vol):
+                    docker.volume.create(vol, labels={"oca.name": spec.name, "oca.role": "data"})
+            except DockerException as e:
+                if "already exists" not in (e.stderr or ""):
+                    raise wrap(e, f"creating volume {vol}") from e
+            volumes = [(vol, work.volume)]
         try:
             container = docker.run(
                 work.image, work.command or [], detach=True, name=name, labels=labels,
