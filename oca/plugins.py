@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from oca import config, discovery
-from oca.errors import BadInput, Conflict, NotFound, OcaError, Unavailable
+from oca.errors import BadInput, Conflict, NotFound, Unavailable
 from oca.models import SCOPES, DriverMeta, check_name
 
 Kind = Literal["python", "container"]
@@ -157,8 +157,8 @@ def remove(ref: str, force: bool = False) -> DriverMeta:
 
             workloads.stop_drivers({meta.ref})
             images.remove_image(workloads.driver_tag(meta))
-        except OcaError:
-            pass  # best effort (e.g. no engine): the registration is gone either way
+        except Exception:  # noqa: BLE001 - best effort (no engine, removed meanwhile...):
+            pass  # the registration is gone either way
     return meta
 
 

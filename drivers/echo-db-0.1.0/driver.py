@@ -106,7 +106,7 @@ class EchoDbDriver(DbDriver):
             keys.add(key)
             new.append({c: row.get(c) for c in t["columns"]})
         t["rows"].extend(new)
-        return {"inserted": len(new)}
+        return {"count": len(new)}
 
     def _update(self, table: str, o: RecordDMLOptions) -> dict[str, Any]:
         n = 0
@@ -114,7 +114,7 @@ class EchoDbDriver(DbDriver):
             if _matches(r, o.where) and _matches(r, o.field_conditions):
                 r.update(o.field_values or {})
                 n += 1
-        return {"updated": n}
+        return {"count": n}
 
     def _delete(self, table: str, o: RecordDMLOptions) -> dict[str, Any]:
         t = self._table(table)
@@ -122,4 +122,4 @@ class EchoDbDriver(DbDriver):
                 if not (o.all or (_matches(r, o.where) and _matches(r, o.field_conditions)))]
         n = len(t["rows"]) - len(keep)
         t["rows"] = keep
-        return {"deleted": n}
+        return {"count": n}
