@@ -118,7 +118,13 @@ class SqliteDriver(DbDriver):
     def _info(self, table: str) -> list[tuple[Any, ...]]:
         return self.conn.execute(f"PRAGMA table_info({sqlsafe.quote(table)})").fetchall()
 
+    @staticmethod
+    def _reserved(table: str) -> None:
+        if table.lower().startswith("sqlite_"):
+            raise BadInput(f"invalid table name {table!r}: sqlite_ names are reserved")
+
     def _schema(self, table: str, refresh: bool = False) -> dict[str, str] | None:
+        self._reserved(table)
         with self._lock:
             try:
                 version = self.conn.execute("PRAGMA schema_version").fetchone()[0]
@@ -137,6 +143,7 @@ class SqliteDriver(DbDriver):
             return self._schemas[table]
 
     def _describe(self, table: str) -> dict[str, Any]:
+        self._reserved(table)
         with self._lock:
             try:
                 info = self._info(table)
@@ -165,8 +172,7 @@ class SqliteDriver(DbDriver):
         return out
 
     def _create_table(self, table: Table) -> None:
-        if table.name.lower().startswith("sqlite_"):
-            raise BadInput(f"invalid table name {table.name!r}: sqlite_ names are reserved")
+        self._reserved(table.name)
         sql = sqlsafe.create_table_sql(
             table.name, [(c.name, TYPES[c.datatype]["sqlite"]) for c in table.columns],
             table.primary_key)

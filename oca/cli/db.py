@@ -122,8 +122,8 @@ def select(
 
 
 def _count(result: dict[str, Any], verb: str) -> None:
-    n = result.get("count", 0)
-    text = f"{verb} {n} record{'s' if n != 1 else ''}"
+    n = result.get("count")
+    text = verb if n is None else f"{verb} {n} record{'s' if n != 1 else ''}"
     if result.get("applied") is False:
         text += " (condition not met)"
     render.result(result, text=text)
