@@ -99,6 +99,9 @@ def main(argv: list[str] | None = None) -> None:
     from oca import config
     from oca.errors import OcaError
 
+    # pydantic scans every installed package's entry points for plugins on first model
+    # build (tens of ms with a large venv); the CLI uses none.
+    os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
     args = _lift_globals(list(sys.argv[1:] if argv is None else argv))
     command = typer.main.get_command(app)
     try:
