@@ -102,13 +102,25 @@ def is_url(source: str) -> bool:
     return bool(m)
 
 
-def stage(svc: Service, source: str) -> str:
-    """The source string the backend should get for a CLI argument (a path, `-` or a URL)."""
+def check_source_arg(source: str) -> None:
+    """Refuse a CLI source that is neither a readable file, `-`, nor an allowed URL."""
     m = SCHEME_RE.match(source)
     if m:
         if m.group(1).lower() not in URL_SCHEMES:
             raise BadInput(f"source scheme {m.group(1)}: is not allowed",
                            hint=f"pass a local path or a {'/'.join(URL_SCHEMES)} URL")
+        return
+    if source != "-":
+        path = Path(source).expanduser()
+        if not path.is_file():
+            raise BadInput(f"no such file: {source}" if not path.exists()
+                           else f"not a regular file: {source}")
+
+
+def stage(svc: Service, source: str) -> str:
+    """The source string the backend should get for a CLI argument (a path, `-` or a URL)."""
+    check_source_arg(source)
+    if SCHEME_RE.match(source):
         return source
     if source == "-":
         import tempfile
@@ -120,9 +132,6 @@ def stage(svc: Service, source: str) -> str:
         finally:
             os.unlink(f.name)
     path = Path(source).expanduser()
-    if not path.is_file():
-        raise BadInput(f"no such file: {source}" if not path.exists()
-                       else f"not a regular file: {source}")
     return _stage_file(svc, path, path.name)
 
 
@@ -165,6 +174,8 @@ class _Named:
 def probe(source: str, params: dict[str, Any] | None = None, service: str | None = None,
           local_files: bool = False) -> dict[str, Any]:
     """ffprobe JSON (`streams`, `format`) of a source."""
+    if local_files:
+        check_source_arg(source)
     svc = resolve(service)
     staged = stage(svc, source) if local_files else source
     with _Named(staged, source):
@@ -343,6 +354,7 @@ def transcode(source: str, pipeline: dict[str, Any], output_dir: str | None = ".
     inp["source"] = source
     pipe["input_file"] = inp
     parse(Pipeline, pipe, "pipeline")  # shape errors before anything is staged or started
+    check_source_arg(source)
     outputs = pipe.get("outputs") or []
     out_dir = Path(output_dir or ".")
     plan: list[Path | None] = []

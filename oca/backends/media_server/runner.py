@@ -189,6 +189,11 @@ class Runner:
                  for ln in p.stderr.decode(errors="replace").splitlines() if ln.strip()]
         if p.returncode != 0:
             last = lines[-1] if lines else f"ffprobe exited with {p.returncode}"
+            fenced = next((ln for ln in lines if "Format not on whitelist" in ln), None)
+            if fenced:
+                m = re.match(r"^\[([\w,]+) @", fenced)
+                last = f"its format ({m.group(1) if m else 'unknown'}) is not an accepted " \
+                       "media format"
             raise BadInput(f"cannot read {src.original} as media: {last}",
                            hint="is it an audio/video file in a supported format?",
                            detail=lines)
@@ -218,23 +223,25 @@ class Runner:
                 return port
         raise Unavailable("cannot allocate a free UDP port")
 
-    def _target(self, out: Output, oid: str) -> tuple[str, str | None, str | None]:
-        """(target, file name or None, forced format) for one output, all checked."""
+    def _target(self, out: Output, oid: str) -> tuple[str, str, str | None, str | None]:
+        """(target, ffmpeg's target argument, file name or None, forced format), checked."""
         muxer = safety.check_container(out.container)
         if out.container == "mpegts":
             host = safety.check_host(out.udp_ip or self.stream_host, "udp_ip")
             port = out.udp_port or self._udp_port()
-            return f"udp://{host}:{port}", None, "mpegts"
+            # 7 TS packets per datagram: receivers expect whole 188-byte packets
+            return f"udp://{host}:{port}", f"udp://{host}:{port}?pkt_size=1316", None, "mpegts"
         if out.udp_ip or out.udp_port:
             raise BadInput("udp_ip/udp_port need container mpegts")
         if out.rtmp_ip or out.rtmp_path:
             if not (out.rtmp_ip and out.rtmp_path):
                 raise BadInput("an RTMP output needs both rtmp_ip and rtmp_path")
             host = safety.check_host(out.rtmp_ip, "rtmp_ip")
-            return f"rtmp://{host}/{safety.check_rtmp_path(out.rtmp_path)}", None, "flv"
+            url = f"rtmp://{host}/{safety.check_rtmp_path(out.rtmp_path)}"
+            return url, url, None, "flv"
         del muxer
         name = f"{oid}.{out.container}"
-        return name, name, None
+        return name, name, name, None
 
     def create(self, pipe: Pipeline) -> dict[str, Any]:
         if not pipe.outputs:
@@ -266,8 +273,8 @@ class Runner:
             oid = new_id(8)
             while any(o.id == oid for o in run.outputs):
                 oid = new_id(8)
-            target, file, forced = self._target(out, oid)
-            args = command.build(ffmpeg, src, pipe.input_file.params, out, streams, target,
+            target, arg, file, forced = self._target(out, oid)
+            args = command.build(ffmpeg, src, pipe.input_file.params, out, streams, arg,
                                  forced, whitelist)
             opts, _, _ = command.output_options(out, forced)
             dur = expected_duration(probe, pipe.input_file.params or {}, opts)
@@ -442,10 +449,10 @@ class Runner:
             for r in expired:
                 del self.pipelines[r.id]
             in_use = {r.upload for r in self.pipelines.values() if r.upload}
-        for r in expired:
-            shutil.rmtree(r.folder, ignore_errors=True)
-            if r.upload and r.upload not in in_use:
-                shutil.rmtree(self.uploads / r.upload, ignore_errors=True)
+            for r in expired:  # under the lock: a pipeline is gone once it is not found
+                shutil.rmtree(r.folder, ignore_errors=True)
+                if r.upload and r.upload not in in_use:
+                    shutil.rmtree(self.uploads / r.upload, ignore_errors=True)
         for folder in self.uploads.iterdir():
             try:
                 old = now - folder.stat().st_mtime > UPLOAD_TTL
