@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from oca import config, discovery
-from oca.errors import BadInput, Conflict, NotFound, Unavailable
+from oca.errors import BadInput, Conflict, DriverUnavailable, NotFound, OcaError, Unavailable
 from oca.models import SCOPES, DriverMeta, check_name
 
 Kind = Literal["python", "container"]
@@ -76,13 +76,25 @@ def validate(folder: Path) -> DriverMeta:
     return meta
 
 
-def build_image(meta: DriverMeta, progress: Callable[..., None] | None = None) -> str:
+def build_image(meta: DriverMeta, source: Path | None = None,
+                progress: Callable[..., None] | None = None) -> str:
     """Build a container driver's image with the runtimes' builder; returns the tag.
 
-    A Dockerfile that fails is a DriverUnavailable showing the build's last lines."""
+    A failing Dockerfile is a DriverUnavailable whose message is the build's last line and
+    whose `detail` holds its last lines (the CLI shows them)."""
     from oca import workloads
 
-    return workloads.build_driver_image(meta, progress=progress, force=True)
+    try:
+        return workloads.build_driver_image(meta, progress=progress)
+    except OcaError as e:
+        _, _, rest = e.message.partition("\n")
+        lines = [line for line in rest.splitlines() if line.strip()]
+        if not lines:
+            raise
+        raise DriverUnavailable(
+            f"building driver {meta.ref} failed: {lines[-1]}",
+            hint=f"fix {(source or Path(meta.path or '.')) / 'Dockerfile'} and add it again",
+            detail=lines) from e
 
 
 def add(source: str | Path, force: bool = False,
@@ -111,7 +123,7 @@ def add(source: str | Path, force: bool = False,
         shutil.copytree(folder, staging, ignore=COPY_IGNORE)
         meta = validate(staging)
         if meta.kind == "container":
-            build_image(meta, progress)
+            build_image(meta, folder, progress)
         dest = root / meta.ref
         if dest.exists():
             shutil.rmtree(dest)
@@ -152,14 +164,25 @@ def remove(ref: str, force: bool = False) -> DriverMeta:
                        hint="remove or update those services first, or pass --force")
     shutil.rmtree(folder)
     if meta.kind == "container":
-        try:
-            from oca import images, workloads
-
-            workloads.stop_drivers({meta.ref})
-            images.remove_image(workloads.driver_tag(meta))
-        except Exception:  # noqa: BLE001 - best effort (no engine, removed meanwhile...):
-            pass  # the registration is gone either way
+        stop_driver(meta)
     return meta
+
+
+def stop_driver(meta: DriverMeta) -> None:
+    """Remove a container driver's containers and image; best effort (no engine: nothing)."""
+    from oca import images, workloads
+
+    try:
+        from oca.runtime.docker import client, containers
+
+        for c in containers({"oca.role": workloads.ROLE, "oca.driver": meta.ref}):
+            try:
+                client().container.remove(c, force=True)
+            except Exception:  # noqa: BLE001 - removed meanwhile by another process
+                pass
+        images.remove_image(workloads.driver_tag(meta))
+    except OcaError:
+        pass  # no engine: the registration is gone either way
 
 
 # --- scaffolding ----------------------------------------------------------------------------

@@ -80,9 +80,15 @@ def add(
     Example: oca driver add ./mariadb-driver
     """
     from oca import plugins
+    from oca.errors import OcaError
 
-    with render.progress(f"adding {source}") as advance:
-        meta = plugins.add(source, force=force, progress=advance)
+    try:
+        with render.progress(f"adding {source}") as advance:
+            meta = plugins.add(source, force=force, progress=advance)
+    except OcaError as e:
+        if isinstance(e.detail, list):  # a failed image build: show its last lines
+            render.info("build output (last lines):\n" + "\n".join(map(str, e.detail)))
+        raise
     render.info(f"added {meta.ref} ({meta.kind}, scope {meta.scope}); services with app "
                 f"{meta.app!r} and a version matching {meta.app_version_match!r} now pick it")
     render.result({**meta.public(), "ref": meta.ref, "path": meta.path}, text=meta.ref)
