@@ -62,7 +62,7 @@ def classify(
     async_: bool = typer.Option(False, "--async", help="Queue one job per image and print "
                                 "the job tickets (see `oca job wait`)."),
     workers: int = typer.Option(None, "--workers", help="Parallel uploads (default: up to "
-                                "16)."),
+                                "32)."),
 ) -> None:
     """Classify images; many files are sent concurrently and printed as they finish.
 

@@ -17,7 +17,7 @@ from oca.errors import BadInput, NotFound, OcaError
 from oca.models import Service
 
 DEFAULT_NAME = "ai-default"
-MAX_WORKERS = 16
+MAX_WORKERS = 32
 
 Status = Callable[[str], None] | None
 
@@ -37,7 +37,7 @@ def ensure_default(status: Status = None) -> Service:
     with FileLock(str(config.run_dir() / f"{DEFAULT_NAME}.lock"), timeout=300):
         for svc in Registry().list("ai"):
             if svc.name == DEFAULT_NAME:
-                return _revive(svc, status)
+                return svc
         from oca import ai_model
 
         if not ai_model.is_exported():
@@ -53,17 +53,26 @@ def ensure_default(status: Status = None) -> Service:
         ))
 
 
-def _revive(svc: Service, status: Status = None) -> Service:
-    """Restart the default's local process if it is gone (others are left as they are)."""
-    if svc.name != DEFAULT_NAME or svc.runtime != "local":
-        return svc
+_revived: set[str] = set()
+
+
+def _revive(svc: Service, status: Status = None) -> bool:
+    """Restart a stopped local default (once per process); True when a retry makes sense."""
+    from filelock import FileLock
+
+    from oca import config
     from oca.runtime import get_runtime
 
     runtime = get_runtime("local")
-    if runtime.status(svc) != "running":
+    with FileLock(str(config.run_dir() / f"{DEFAULT_NAME}.lock"), timeout=300):
+        if runtime.status(svc) == "running":
+            return True  # restarted meanwhile (another thread or process): just retry
+        if svc.id in _revived:
+            return False
+        _revived.add(svc.id)
         _say(status, "restarting the local AI model server...")
         runtime.start(svc)
-    return svc
+    return True
 
 
 def resolve(ref: str | None = None, status: Status = None) -> Service:
@@ -73,12 +82,20 @@ def resolve(ref: str | None = None, status: Status = None) -> Service:
 
     if not ref and not Registry().list("ai"):
         return ensure_default(status)
-    return _revive(services.pick("ai", ref), status)
+    return services.pick("ai", ref)
 
 
 def _call(svc: Service, op: str, **params: Any) -> Any:
+    """`oca.calls.call`; when the embedded default's process is gone, restart it once and
+    retry (checked on failure, so a warm call never imports the runtime)."""
     from oca.calls import call
+    from oca.errors import BackendUnreachable
 
+    try:
+        return call(svc, op, **params)
+    except BackendUnreachable:
+        if svc.name != DEFAULT_NAME or svc.runtime != "local" or not _revive(svc):
+            raise
     return call(svc, op, **params)
 
 

@@ -151,6 +151,8 @@ def session_options() -> Any:
     so.intra_op_num_threads = int(os.environ.get("OCA_AI_THREADS", "0")) or (os.cpu_count() or 1)
     so.inter_op_num_threads = 1
     so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    # Idle intra-op threads must not spin: decoding shares the same few cores.
+    so.add_session_config_entry("session.intra_op.allow_spinning", "0")
     return so
 
 
