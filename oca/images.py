@@ -51,6 +51,15 @@ def docker_bin() -> str:
 
 def image_labels(tag: str) -> dict[str, str] | None:
     """The labels of a local image, or None when the image does not exist."""
+    from oca.runtime import engine_api
+
+    if engine_api.available():
+        try:
+            return engine_api.image_labels(tag)
+        except EngineUnavailable:
+            raise
+        except OcaError:
+            pass  # fall back to the CLI below
     p = subprocess.run(  # noqa: S603
         [docker_bin(), "image", "inspect", "--format", "{{json .Config.Labels}}", tag],
         capture_output=True, text=True,

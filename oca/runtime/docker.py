@@ -147,6 +147,7 @@ def containers(labels: dict[str, str], all_: bool = True) -> list[Any]:
 
 
 def container_logs(container: Any, tail: int = 20) -> str:
+    """The last lines of a container's output (best effort), through python-on-whales."""
     try:
         return str(client().container.logs(container, tail=tail)).strip()
     except Exception:  # noqa: BLE001 - best effort while reporting another failure
@@ -179,10 +180,39 @@ def volume_name(name: str) -> str:
     return f"oca-{name}-data"
 
 
-def wait_ready(container: Any, health: str, host_port: int, deadline_s: float,
-               what: str) -> None:
+def _inspect(cid: str) -> dict[str, Any]:
+    """The engine's inspect JSON of a container (fast path, else the CLI)."""
+    from oca.runtime import engine_api
+
+    if engine_api.available():
+        return engine_api.inspect(cid)
+    p = subprocess.run(["docker", "container", "inspect", cid],  # noqa: S603,S607
+                       capture_output=True, text=True)
+    import json
+
+    return json.loads(p.stdout)[0] if p.returncode == 0 else {}
+
+
+def _logs_tail(cid: str, tail: int = 20) -> str:
+    from oca.runtime import engine_api
+
+    if engine_api.available():
+        try:
+            return engine_api.logs(cid, tail)
+        except OcaError:
+            return ""
+    return container_logs(cid, tail)
+
+
+def _ip_of(info: dict[str, Any], network: str = NETWORK) -> str | None:
+    nets = (info.get("NetworkSettings") or {}).get("Networks") or {}
+    net = nets.get(network) or next(iter(nets.values()), None) or {}
+    return net.get("IPAddress") or None
+
+
+def wait_ready(cid: str, name: str, cport: int, health: str, host_port: int,
+               deadline_s: float, what: str) -> None:
     """Poll the real protocol until it answers; fail early when the container exits."""
-    docker = client()
     end = time.monotonic() + deadline_s
     next_state = time.monotonic() + 0.5
     ip: str | None = None
@@ -191,9 +221,8 @@ def wait_ready(container: Any, health: str, host_port: int, deadline_s: float,
             # The published port is held by docker-proxy even before the process listens:
             # probe the container's own address on the network instead.
             if ip is None:
-                container.reload()
-                ip = container_ip(container)
-            ok = ip is not None and health_check("tcp", ip, _cport(container))
+                ip = _ip_of(_inspect(cid))
+            ok = ip is not None and health_check("tcp", ip, cport)
         else:
             ok = health_check(health, "127.0.0.1", host_port)
         if ok:
@@ -202,24 +231,20 @@ def wait_ready(container: Any, health: str, host_port: int, deadline_s: float,
         exited = None
         if now >= next_state or now >= end:
             next_state = now + 0.5
-            state = docker.container.inspect(container.id).state
-            if not state.running:
-                exited = state.exit_code
+            state = _inspect(cid).get("State") or {}
+            if not state.get("Running"):
+                exited = state.get("ExitCode", "?")
         if exited is not None or now >= end:
-            logs = container_logs(container)
+            logs = _logs_tail(cid)
             last = logs.splitlines()[-1] if logs else "no output"
             why = (f"exited with code {exited}" if exited is not None
                    else f"was not ready within {deadline_s:g} s")
             raise BackendUnreachable(
                 f"{what} {why}: {last}" + (f"\nlast log lines:\n{logs}" if logs else ""),
-                hint=f"see `docker logs {container.name}` (container kept for inspection)"
-                if exited is not None else "raise ready_timeout in the recipe, or see -v",
+                hint="raise ready_timeout, or check the image's port and command"
+                if exited is None else f"see the log lines with -v (container {name})",
             )
-        time.sleep(0.05)
-
-
-def _cport(container: Any) -> int:
-    return int(container.config.labels.get("oca.port", "0"))
+        time.sleep(0.02)
 
 
 class DockerRuntime(Runtime):
@@ -246,28 +271,67 @@ class DockerRuntime(Runtime):
                             spec.meta.get("volume") if spec.meta else None)
         raise BadInput("the docker runtime needs --recipe or --image")
 
-    def run(self, spec: ServiceBase, sid: str, host_port: int) -> Any:
-        """Create and start the service's container; return it once ready."""
-        from python_on_whales.exceptions import DockerException
+    def run(self, spec: ServiceBase, sid: str, host_port: int) -> str:
+        """Create and start the service's container; return its id once ready."""
+        from oca.runtime import engine_api
 
         require_engine()
         work = self.workload(spec)
-        docker = client()
-        if not spec.recipe:
-            try:
-                present = docker.image.exists(work.image)
-            except DockerException as e:
-                raise wrap(e, "inspecting the image") from e
-            if not present:
-                raise NotFound(f"image not found locally: {work.image}",
-                               hint="build or `docker load` it first: no registry is pulled")
-        ensure_network()
         name = container_name(spec.name, sid)
         labels = {"oca.service": sid, "oca.role": "backend", "oca.name": spec.name,
                   "oca.port": str(work.port)}
+        vol = volume_name(spec.name) if work.volume else None
+        if engine_api.available():
+            cid = self._run_api(spec, work, name, labels, vol, sid, host_port)
+        else:
+            cid = self._run_pow(spec, work, name, labels, vol, sid, host_port)
+        try:
+            wait_ready(cid, name, work.port, work.health, host_port, work.ready_timeout,
+                       f"{spec.name} ({work.image})")
+        except BackendUnreachable:
+            self._remove_ids([cid])
+            raise
+        return cid
+
+    def _run_api(self, spec: ServiceBase, work: Workload, name: str, labels: dict[str, str],
+                 vol: str | None, sid: str, host_port: int) -> str:
+        from oca.runtime import engine_api
+
+        if vol:
+            engine_api.ensure_volume(vol, {"oca.name": spec.name, "oca.role": "data"})
+        args = dict(image=work.image, name=name, labels=labels, network=NETWORK,
+                    aliases=[f"oca-{sid}"], port=work.port, host_ip="127.0.0.1",
+                    host_port=host_port, volumes=[(vol, work.volume)] if vol else [],
+                    command=work.command)
+        for attempt in range(2):
+            try:
+                return engine_api.run(**args)  # type: ignore[arg-type]
+            except engine_api.ApiError as e:
+                if e.status == 404 and "network" in e.message and attempt == 0:
+                    engine_api.ensure_network(NETWORK, {"oca.network": "shared"})
+                    continue
+                if e.status == 404:
+                    raise NotFound(f"image not found locally: {work.image}",
+                                   hint="build or `docker load` it first: nothing is pulled"
+                                   ) from e
+                raise OcaError(f"starting {spec.name} failed: {e.message}") from e
+        raise AssertionError("unreachable")
+
+    def _run_pow(self, spec: ServiceBase, work: Workload, name: str, labels: dict[str, str],
+                 vol: str | None, sid: str, host_port: int) -> str:
+        from python_on_whales.exceptions import DockerException
+
+        docker = client()
+        try:
+            present = docker.image.exists(work.image)
+        except DockerException as e:
+            raise wrap(e, "inspecting the image") from e
+        if not present:
+            raise NotFound(f"image not found locally: {work.image}",
+                           hint="build or `docker load` it first: nothing is pulled")
+        ensure_network()
         volumes = []
-        if work.volume:
-            vol = volume_name(spec.name)
+        if vol:
             try:
                 if not docker.volume.exists(vol):
                     docker.volume.create(vol, labels={"oca.name": spec.name, "oca.role": "data"})
@@ -284,16 +348,23 @@ class DockerRuntime(Runtime):
             )
         except DockerException as e:
             raise wrap(e, f"starting {spec.name}") from e
+        return container.id
+
+    def _remove_ids(self, ids: list[str]) -> None:
+        from oca.runtime import engine_api
+
+        if not ids:
+            return
+        if engine_api.available():
+            for cid in ids:
+                engine_api.remove(cid)
+            return
+        from python_on_whales.exceptions import DockerException
+
         try:
-            wait_ready(container, work.health, host_port, work.ready_timeout,
-                       f"{spec.name} ({work.image})")
-        except BackendUnreachable:
-            try:
-                docker.container.remove(container, force=True)
-            except DockerException:
-                pass
-            raise
-        return container
+            client().container.remove(ids, force=True, volumes=True)
+        except DockerException as e:
+            raise wrap(e, "removing containers") from e
 
     # --- the runtime interface ------------------------------------------------------------
 
@@ -330,7 +401,8 @@ class DockerRuntime(Runtime):
                 client().container.start(container)
         except DockerException as e:
             raise wrap(e, f"starting {svc.name}") from e
-        wait_ready(container, work.health, host_port, work.ready_timeout, svc.name)
+        wait_ready(container.id, container.name, work.port, work.health, host_port,
+                   work.ready_timeout, svc.name)
 
     def stop(self, svc: Service) -> None:
         from python_on_whales.exceptions import DockerException
@@ -343,13 +415,20 @@ class DockerRuntime(Runtime):
                 raise wrap(e, f"stopping {svc.name}") from e
 
     def remove(self, svc: Service, purge: bool = False) -> None:
+        from oca.runtime import engine_api
+
+        require_engine()
+        labels = {"oca.service": svc.id, "oca.role": "backend"}
+        if engine_api.available():
+            self._remove_ids([c["Id"] for c in engine_api.list_ids(labels)])
+            if purge:
+                engine_api.remove_volume(volume_name(svc.name))
+            return
         from python_on_whales.exceptions import DockerException
 
         docker = client()
-        found = self._containers(svc)
         try:
-            if found:
-                docker.container.remove(found, force=True, volumes=True)
+            self._remove_ids([c.id for c in containers(labels)])
             if purge:
                 vol = volume_name(svc.name)
                 if docker.volume.exists(vol):

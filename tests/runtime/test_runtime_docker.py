@@ -236,3 +236,22 @@ def test_doctor_reports_each_check(oca) -> None:  # noqa: ANN001
     checks = {c["check"]: c for c in r.json()}
     assert {"engine", "compose", "base image", "ffmpeg", "free ports"} <= set(checks)
     assert checks["engine"]["ok"] and checks["base image"]["ok"]
+
+
+def test_python_on_whales_path_without_the_engine_api(oca, whales, suffix) -> None:  # noqa: ANN001
+    """OCA_ENGINE_API=0 (as with TLS/ssh engines): every call goes through python-on-whales."""
+    env = {"OCA_ENGINE_API": "0"}
+    name = f"pow-{suffix}"
+    r = oca("--json", "service", "add", name, "--recipe", "postgres", env=env)
+    assert r.code == 0, r.err
+    sid = r.json()["id"]
+    try:
+        [c] = labelled(whales, sid)["containers"]
+        assert c.host_config.init is True and "oca_network" in c.network_settings.networks
+        assert oca("service", "stop", name, env=env).code == 0
+        assert oca("service", "start", name, env=env).code == 0
+        assert oca("service", "ping", name, env=env).code == 0
+    finally:
+        assert oca("service", "rm", name, "--purge", env=env).code == 0
+    assert labelled(whales, sid)["containers"] == []
+    assert not whales.volume.exists(f"oca-{name}-data")
