@@ -259,7 +259,10 @@ def fill_wheelhouse(context: Path, requirements: list[str]) -> None:
     wh.mkdir(parents=True, exist_ok=True)
     cmd = [sys.executable, "-m", "pip", "download", "--disable-pip-version-check", "-q",
            "--only-binary=:all:", "--python-version", "3.11",
-           "--platform", "manylinux_2_36_x86_64", "--platform", "manylinux2014_x86_64",
+           # pip matches --platform tags exactly: list the glibc levels bookworm (2.36) runs
+           *(a for t in ("2_36", "2_34", "2_31", "2_28", "2_27", "2_24")
+             for a in ("--platform", f"manylinux_{t}_x86_64")),
+           "--platform", "manylinux2014_x86_64",
            "-d", str(wh)]
     local = os.environ.get("OCA_WHEEL_DIR")
     if local:
