@@ -25,6 +25,7 @@ from oca.ids import new_id
 from oca.models import Service, ServiceBase, ServiceUpdate, now
 
 LOCK_TIMEOUT = 30.0
+_read_cache: dict[str, tuple[tuple[int, int, int], list[dict[str, Any]]]] = {}
 
 
 class AtomicJSONStorage(Storage):
@@ -87,18 +88,33 @@ class Registry:
             db = TinyDB(self.path, storage=AtomicJSONStorage)
             yield db.table("services")
 
+    def _rows(self) -> list[dict[str, Any]]:
+        """All records, read without a lock and cached while the file is unchanged.
+
+        Writers replace the file whole (a new inode), so (inode, mtime, size) changes with
+        every write; a long-running `oca serve` then skips re-parsing on every request.
+        """
+        try:
+            st = os.stat(self.path)
+        except FileNotFoundError:
+            return []
+        key = (st.st_ino, st.st_mtime_ns, st.st_size)
+        hit = _read_cache.get(str(self.path))
+        if hit is not None and hit[0] == key:
+            return hit[1]
+        data = AtomicJSONStorage(self.path).read() or {}
+        rows = list((data.get("services") or {}).values())
+        _read_cache[str(self.path)] = (key, rows)
+        return rows
+
     def list(self, scope: str | None = None) -> list[Service]:
-        with self._open(write=False) as t:
-            rows = t.all()
-        services = [Service.model_validate(r) for r in rows]
+        services = [Service.model_validate(r) for r in self._rows()]
         services.sort(key=lambda s: (s.created_at, s.name))
         return [s for s in services if scope is None or s.scope == scope]
 
     def get(self, ref: str) -> Service:
         """A service by id or by name."""
-        with self._open(write=False) as t:
-            q = Query()
-            rows = t.search((q.id == ref) | (q.name == ref))
+        rows = [r for r in self._rows() if r.get("id") == ref or r.get("name") == ref]
         if not rows:
             raise ServiceNotFound(ref)
         rows.sort(key=lambda r: r["id"] != ref)  # an id match wins over a name match
