@@ -30,13 +30,23 @@ from oca.registry import Registry
 _instances: dict[tuple[str, str], Driver] = {}
 
 
+_metas: dict[tuple[str, str, str], DriverMeta] = {}
+
+
 def driver_for(service: Service) -> DriverMeta:
+    """The service's driver description, looked up once per service version and process
+    (a scan of every driver folder costs milliseconds; a long-running `oca serve` calls
+    this on every request)."""
     if not service.driver:
         raise DriverUnavailable(
             f"service {service.name} has no driver assigned",
             hint=f"assign one with `oca service update {service.name} --driver NAME-VERSION`",
         )
-    return discovery.get_driver(service.driver)
+    key = (service.id, service.updated_at, service.driver)
+    meta = _metas.get(key)
+    if meta is None:
+        meta = _metas[key] = discovery.get_driver(service.driver)
+    return meta
 
 
 def operation(meta: DriverMeta, op: str) -> Operation:
@@ -66,6 +76,7 @@ def close_all() -> None:
         except Exception:  # noqa: BLE001 - best effort at shutdown
             pass
     _instances.clear()
+    _metas.clear()
 
 
 def call(service: Service | str, op: str, **params: Any) -> Any:
