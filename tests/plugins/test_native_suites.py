@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+
 import pytest
 
 
@@ -42,5 +44,20 @@ def test_the_native_ai_driver_passes_the_ai_suite(oca) -> None:
         r = oca("--json", "driver", "test", "oca-ai-driver", "--service", name)
         assert r.code == 0, r.out + r.err
         assert r.json()["passed"]
+    finally:
+        oca("service", "rm", name, "--purge")
+
+
+def test_the_native_ffmpeg_driver_passes_the_media_suite(oca) -> None:
+    if shutil.which("ffmpeg") is None:
+        pytest.skip("no ffmpeg on this machine")
+    r = oca("media", "ls")  # starts the embedded media backend (local ffmpeg)
+    assert r.code == 0, r.err
+    name = _service(oca, "media")
+    try:
+        for extra in ([], ["--rest"]):
+            r = oca("--json", "driver", "test", "ffmpeg", "--service", name, *extra)
+            assert r.code == 0, r.out + r.err
+            assert r.json()["passed"] and r.json()["untested"] == ["download_output"]
     finally:
         oca("service", "rm", name, "--purge")
