@@ -376,11 +376,21 @@ class DockerRuntime(Runtime):
     def _containers(self, svc: Service) -> list[Any]:
         return containers({"oca.service": svc.id, "oca.role": "backend"})
 
+    def _states(self, svc: Service) -> list[tuple[bool, str | None]]:
+        """(running, ip on oca_network) of the service's containers."""
+        from oca.runtime import engine_api
+
+        labels = {"oca.service": svc.id, "oca.role": "backend"}
+        if engine_api.available():
+            require_engine()
+            return [(c.get("State") == "running", _ip_of(c)) for c in engine_api.list_ids(labels)]
+        return [(c.state.running, container_ip(c)) for c in containers(labels)]
+
     def status(self, svc: Service) -> Status:
-        found = self._containers(svc)
+        found = self._states(svc)
         if not found:
             return "missing"
-        return "running" if any(c.state.running for c in found) else "stopped"
+        return "running" if any(running for running, _ in found) else "stopped"
 
     def start(self, svc: Service) -> None:
         from python_on_whales.exceptions import DockerException
@@ -450,13 +460,12 @@ class DockerRuntime(Runtime):
             yield chunk.decode(errors="replace")
 
     def health(self, svc: Service) -> bool:
-        found = [c for c in self._containers(svc) if c.state.running]
+        found = [ip for running, ip in self._states(svc) if running]
         if not found:
             return False
         work = self.workload(svc, build=False)
         if work.health == "tcp":
-            ip = container_ip(found[0])
-            return ip is not None and health_check("tcp", ip, work.port)
+            return found[0] is not None and health_check("tcp", found[0], work.port)
         return any(health_check(work.health, *split_hostport(h)) for h in svc.hosts())
 
 
