@@ -154,6 +154,12 @@ def insert_sql(table: str, cols: Iterable[str], ph: str, if_not_exists: bool = F
     return sql
 
 
+def copy_sql(table: str, cols: Iterable[str]) -> str:
+    """PostgreSQL's bulk load of the given columns from the client."""
+    return (f"COPY {quote(table, 'table name')} "
+            f"({', '.join(quote(c, 'column name') for c in cols)}) FROM STDIN")
+
+
 def update_sql(table: str, values: dict[str, Any], where: dict[str, Any] | None,
                conditions: dict[str, Any] | None, ph: str) -> tuple[str, list[Any]]:
     sets = [f"{quote(c, 'column name')} = {ph}" for c in values]

@@ -192,16 +192,22 @@ class PostgresDriver(DbDriver):
     def _select(self, table: str, q: DQL, schema: dict[str, str]) -> Iterator[dict[str, Any]]:
         sql, params = sqlsafe.select_sql(table, q.fields, self._where(schema, q.where),
                                          q.order_by, q.limit, "%s")
-        if q.limit is not None and q.limit <= 10_000:
-            with self._lock:
-                try:
-                    cur = self.conn.execute(sql, params)
-                    rows = cur.fetchall()
-                except Exception as e:
-                    self._schemas.clear()
-                    raise _error(e, table) from e
-                names = [d.name for d in cur.description]
-            return self._dicts(names, rows)
+        with self._lock:
+            try:
+                cur = self.conn.execute(sql, params)
+                rows = cur.fetchall()
+            except Exception as e:
+                self._schemas.clear()
+                raise _error(e, table) from e
+            names = [d.name for d in cur.description]
+        return self._dicts(names, rows)
+
+    def _stream_select(self, table: str, q: DQL,
+                       schema: dict[str, str]) -> Iterator[dict[str, Any]]:
+        if q.limit is not None and q.limit <= 1000:
+            return self._select(table, q, schema)
+        sql, params = sqlsafe.select_sql(table, q.fields, self._where(schema, q.where),
+                                         q.order_by, q.limit, "%s")
         return self._stream(table, sql, params)
 
     def _stream(self, table: str, sql: str, params: list[Any]) -> Iterator[dict[str, Any]]:
@@ -230,19 +236,36 @@ class PostgresDriver(DbDriver):
         for row in rows:
             yield self._dict(names, row)
 
-    def _insert(self, table: str, rows: list[dict[str, Any]],
-                o: RecordDMLOptions) -> dict[str, Any]:
-        schema = self.schema(table)
-        groups: dict[tuple[str, ...], list[list[Any]]] = {}
+    def _groups(self, schema: dict[str, str],
+                rows: list[dict[str, Any]]) -> dict[tuple[str, ...], list[Any]]:
+        """Rows as parameter tuples, grouped by their columns (one statement per group)."""
+        keysets = set(map(tuple, rows))
+        if len(keysets) == 1:  # the usual case: converted in C loops
+            keys = keysets.pop()
+            if not any(schema[c] == "json" for c in keys):
+                return {keys: list(map(tuple, map(dict.values, rows)))}
+        groups: dict[tuple[str, ...], list[Any]] = {}
         for row in rows:
             groups.setdefault(tuple(row), []).append(
                 [self._param(schema[c], v) for c, v in row.items()])
+        return groups
+
+    def _insert(self, table: str, rows: list[dict[str, Any]],
+                o: RecordDMLOptions) -> dict[str, Any]:
+        groups = self._groups(self.schema(table), rows)
         count = 0
         with self._lock:
             conn = self.conn
             try:
                 with conn.transaction(), conn.cursor() as cur:
                     for cols, params in groups.items():
+                        if len(params) > 1 and o.exist_condition is None:
+                            # COPY: the fastest bulk path, still inside the transaction
+                            with cur.copy(sqlsafe.copy_sql(table, cols)) as copy:
+                                for p in params:
+                                    copy.write_row(p)
+                            count += len(params)
+                            continue
                         sql = sqlsafe.insert_sql(table, cols, "%s",
                                                  o.exist_condition == "if_not_exist")
                         if len(params) == 1:

@@ -117,13 +117,23 @@ class RecordDMLOptions(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    field_values: dict[str, Any] | list[dict[str, Any]] | None = None
+    # Any + a check instead of dict | list[dict]: pydantic would copy every record
+    field_values: Any = None
     where: dict[str, Any] | None = None
     ttl: int | None = Field(default=None, ge=0)
     timestamp: int | None = None
     field_conditions: dict[str, Any] | None = None
     exist_condition: Literal["if_exist", "if_not_exist"] | None = None
     all: bool = False
+
+    @field_validator("field_values")
+    @classmethod
+    def _records(cls, v: Any) -> Any:
+        if v is None or type(v) is dict:
+            return v
+        if isinstance(v, list) and all(type(r) is dict for r in v):
+            return v
+        raise ValueError("must be a JSON object or an array of objects")
 
 
 def _parse(model: type[BaseModel], data: Any, what: str) -> Any:
@@ -139,8 +149,21 @@ def _parse(model: type[BaseModel], data: Any, what: str) -> Any:
     return parse(model, data if data is not None else {}, what)
 
 
+_FAST = {"int": (int, INT32), "bigint": (int, INT64)}
+
+
 def coerce(value: Any, ptype: str, col: str) -> Any:
     """`value` (from JSON) checked against the portable type of `col`; Python value out."""
+    # fast paths for the common exact types (bulk inserts spend their time here)
+    t = type(value)
+    if t is str and ptype == "text" and "\x00" not in value:
+        return value
+    if t is int and ptype in _FAST:
+        lo, hi = _FAST[ptype][1]
+        if lo <= value <= hi:
+            return value
+    if t is float and ptype == "float" and math.isfinite(value):
+        return value
     if value is None or ptype not in TYPES:
         return value
 
@@ -202,6 +225,33 @@ def coerce(value: Any, ptype: str, col: str) -> Any:
         except ValueError:
             raise bad("a UUID") from None
     return value  # json: any JSON value
+
+
+_NONE = type(None)
+
+
+def _fast_ok(ptype: str, values: tuple[Any, ...]) -> bool:
+    """True when a column's values need no conversion and are valid (checked in C loops)."""
+    types = set(map(type, values))
+    present = values
+    if _NONE in types:
+        types.discard(_NONE)
+        present = tuple(v for v in values if v is not None)
+    if not types:
+        return True
+    if len(types) > 1:
+        return False
+    kind = types.pop()
+    if ptype in _FAST:
+        lo, hi = _FAST[ptype][1]
+        return kind is int and lo <= min(present) and max(present) <= hi
+    if ptype == "text":
+        return kind is str and "\x00" not in "".join(present)
+    if ptype == "float":
+        return kind is float and all(map(math.isfinite, present))
+    if ptype == "bool":
+        return kind is bool
+    return False
 
 
 def jsonable(value: Any) -> Any:
@@ -286,10 +336,11 @@ class DbDriver(Driver):
         return self._describe(table)
 
     def select(self, table: str, dql: Any = None) -> list[dict[str, Any]]:
-        return list(self.iter_select(table, dql))
+        return list(self.iter_select(table, dql, stream=False))
 
-    def iter_select(self, table: str, dql: Any = None) -> Iterator[dict[str, Any]]:
-        """Rows as dicts, streamed from the backend where it can."""
+    def iter_select(self, table: str, dql: Any = None,
+                    stream: bool = True) -> Iterator[dict[str, Any]]:
+        """Rows as dicts; with `stream`, straight from a backend cursor where it has one."""
         q: DQL = _parse(DQL, dql, "dql")
         check_ident(table, "table name", self.max_table_name)
         schema = self.schema(table)
@@ -299,7 +350,7 @@ class DbDriver(Driver):
             self._known(table, schema, parse_order(col)[0])
         where = self._coerce_where(table, schema, q.where)
         q = q.model_copy(update={"where": where})
-        return self._select(table, q, schema)
+        return (self._stream_select if stream else self._select)(table, q, schema)
 
     def insert(self, table: str, **options: Any) -> dict[str, Any]:
         o = self._options("insert", options)
@@ -307,15 +358,28 @@ class DbDriver(Driver):
         if not rows or any(not r for r in rows):
             raise BadInput("insert needs field_values: a record or a list of records")
         schema = self.schema(table)
-        clean = []
-        for i, row in enumerate(rows):
-            try:
-                clean.append({c: coerce(v, schema[self._known(table, schema, c)], c)
-                              for c, v in row.items()})
-            except BadInput as e:
-                if len(rows) > 1:
-                    e.message = f"record {i + 1}: {e.message}; nothing was written"
-                raise
+        keysets = set(map(tuple, rows))
+        groups: dict[tuple[str, ...], Any] = {}
+        if len(keysets) == 1:  # the usual case: every record has the same columns
+            groups[keysets.pop()] = range(len(rows))
+        else:
+            for i, row in enumerate(rows):
+                groups.setdefault(tuple(row), []).append(i)
+        clean = list(rows)
+        for keys, idxs in groups.items():
+            ptypes = [schema[self._known(table, schema, c)] for c in keys]
+            members = rows if isinstance(idxs, range) else [rows[i] for i in idxs]
+            columns = list(zip(*map(dict.values, members), strict=True))
+            if all(_fast_ok(t, col) for t, col in zip(ptypes, columns, strict=True)):
+                continue  # every value is already what the backend gets
+            for i in idxs:
+                try:
+                    clean[i] = {c: coerce(v, t, c)
+                                for (c, v), t in zip(rows[i].items(), ptypes, strict=True)}
+                except BadInput as e:
+                    if len(rows) > 1:
+                        e.message = f"record {i + 1}: {e.message}; nothing was written"
+                    raise
         return self._insert(table, clean, o)
 
     def update(self, table: str, **options: Any) -> dict[str, Any]:
@@ -435,6 +499,11 @@ class DbDriver(Driver):
 
     def _select(self, table: str, q: DQL, schema: dict[str, str]) -> Iterator[dict[str, Any]]:
         raise NotImplementedError
+
+    def _stream_select(self, table: str, q: DQL,
+                       schema: dict[str, str]) -> Iterator[dict[str, Any]]:
+        """Rows straight from a backend cursor; by default the same as `_select`."""
+        return self._select(table, q, schema)
 
     def _insert(self, table: str, rows: list[dict[str, Any]],
                 o: RecordDMLOptions) -> dict[str, Any]:
