@@ -203,3 +203,9 @@ def test_probe_gives_ffprobe_json(media_service, clips) -> None:
     assert set(streams(info)) == {"video", "audio"}
     assert info["format"]["format_name"].startswith("mov")
     assert os.path.basename(str(clips["av"])) in info["format"]["filename"]
+
+
+def test_ffmpeg_driver_passes_the_media_contract_suite(oca, backend) -> None:
+    r = oca("driver", "test", "ffmpeg", "--location", f"127.0.0.1:{backend.port}")
+    assert r.code == 0, r.out + r.err
+    assert "9 contract checks passed" in r.out + r.err

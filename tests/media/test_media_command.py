@@ -63,6 +63,9 @@ UPSTREAM = [
     ({"container": "mpegts", "channels": [vid("libx264", codec_params={
         "preset": "fast", "crf": "30"})]}, V1, {"re": None}, "mpegts",
      "ffmpeg -re -i V -map 0:v -f mpegts -crf 30 -preset fast -vcodec libx264 OUT"),
+    ({"container": "flv", "rtmp_ip": "10.0.0.1", "rtmp_path": "live", "channels": [
+        vid("libx264", codec_params={"preset": "fast", "crf": "30"})]}, V1, {"re": None}, "flv",
+     "ffmpeg -re -i V -map 0:v -f flv -crf 30 -preset fast -vcodec libx264 OUT"),
     ({"container": "mkv", "channels": [vid("libx264", codec_params={"preset": "fast", "crf": "23"},
                                            filters={"scale": {"w": "iw/2", "h": -1},
                                                     "hue": {"s": 0}})]},
