@@ -271,8 +271,12 @@ class DockerRuntime(Runtime):
                             spec.meta.get("volume") if spec.meta else None)
         raise BadInput("the docker runtime needs --recipe or --image")
 
-    def run(self, spec: ServiceBase, sid: str, host_port: int) -> str:
-        """Create and start the service's container; return its id once ready."""
+    def run(self, spec: ServiceBase, sid: str, host_port: int | None = None) -> tuple[str, int]:
+        """Create and start the service's container; (its id, host port) once ready.
+
+        With no `host_port`, a free one is picked, and another if the engine finds it taken
+        meanwhile (other processes pick ports too).
+        """
         from oca.runtime import engine_api
 
         require_engine()
@@ -281,17 +285,27 @@ class DockerRuntime(Runtime):
         labels = {"oca.service": sid, "oca.role": "backend", "oca.name": spec.name,
                   "oca.port": str(work.port)}
         vol = volume_name(spec.name) if work.volume else None
-        if engine_api.available():
-            cid = self._run_api(spec, work, name, labels, vol, sid, host_port)
-        else:
-            cid = self._run_pow(spec, work, name, labels, vol, sid, host_port)
+        launch = self._run_api if engine_api.available() else self._run_pow
+        for attempt in range(3):
+            port = host_port or free_port()
+            try:
+                cid = launch(spec, work, name, labels, vol, sid, port)
+                break
+            except OcaError as e:
+                taken = "port is already allocated" in e.message or "address already in use" \
+                    in e.message
+                if not taken or host_port or attempt == 2:
+                    raise
+                self._remove_ids([c["Id"] for c in engine_api.list_ids(labels)]
+                                 if engine_api.available() else
+                                 [c.id for c in containers(labels)])
         try:
-            wait_ready(cid, name, work.port, work.health, host_port, work.ready_timeout,
+            wait_ready(cid, name, work.port, work.health, port, work.ready_timeout,
                        f"{spec.name} ({work.image})")
         except BackendUnreachable:
             self._remove_ids([cid])
             raise
-        return cid
+        return cid, port
 
     def _run_api(self, spec: ServiceBase, work: Workload, name: str, labels: dict[str, str],
                  vol: str | None, sid: str, host_port: int) -> str:
@@ -369,8 +383,7 @@ class DockerRuntime(Runtime):
     # --- the runtime interface ------------------------------------------------------------
 
     def deploy(self, spec: ServiceBase, service_id: str) -> dict[str, str]:
-        host_port = free_port()
-        self.run(spec, service_id, host_port)
+        _, host_port = self.run(spec, service_id)
         return {"local": f"127.0.0.1:{host_port}"}
 
     def _containers(self, svc: Service) -> list[Any]:
