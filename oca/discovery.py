@@ -146,23 +146,42 @@ def allowed(*names: str) -> bool:
 
 # --- sources --------------------------------------------------------------------------------
 
+_scan_cache: dict[tuple[str, str], tuple[Any, list[DriverMeta], list[tuple[str, str]]]] = {}
+
+
 def _scan(root: Path, source_type: str) -> list[DriverMeta]:
+    """Driver folders under `root`; cached per process until a metadata.json changes."""
     if not root.is_dir():
         return []
-    found = []
+    entries = []
     for folder in sorted(root.iterdir()):
-        if folder.name.startswith(".") or not (folder / "metadata.json").is_file():
+        if folder.name.startswith("."):
             continue
+        try:
+            st = (folder / "metadata.json").stat()
+        except OSError:
+            continue
+        entries.append((folder, st.st_mtime_ns, st.st_size))
+    signature = (tuple(entries), os.environ.get(ALLOW_ENV))
+    key = (str(root), source_type)
+    cached = _scan_cache.get(key)
+    if cached is not None and cached[0] == signature:
+        problems.extend(cached[2])
+        return list(cached[1])
+    found, failed = [], []
+    for folder, _, _ in entries:
         try:
             meta = read_metadata(folder, source_type)
         except BadInput as e:
             # A broken plugin must not break listing; `oca driver add` reports it in full.
-            problems.append((str(folder), e.message))
+            failed.append((str(folder), e.message))
             continue
         if source_type == "plugin" and not allowed(meta.name, meta.ref, folder.name):
             continue
         found.append(meta)
-    return found
+    _scan_cache[key] = (signature, found, failed)
+    problems.extend(failed)
+    return list(found)
 
 
 def native_source() -> list[DriverMeta]:

@@ -94,14 +94,6 @@ class _Instances:
         self.cache.clear()
 
 
-def bind(method: Any, op: Operation, params: dict[str, Any]) -> inspect.BoundArguments:
-    """Check `params` against the method's signature; a mismatch is a BadInput naming it."""
-    try:
-        return inspect.signature(method).bind(**params)
-    except TypeError as e:
-        raise BadInput(f"{op.name}: {e}") from e
-
-
 def create_app(driver_cls: type[Driver], default_meta: dict[str, Any] | None = None,
                title: str | None = None) -> Any:
     """The scope's REST app for `driver_cls`: one route per declared operation."""
@@ -133,6 +125,15 @@ def create_app(driver_cls: type[Driver], default_meta: dict[str, Any] | None = N
         return JSONResponse(error_body(err), status_code=500)
 
     def route(op: Operation) -> Any:
+        # Resolved once per operation: annotations (how to decode query/form values) and the
+        # signature (to refuse unknown or missing parameters before calling the driver).
+        method_of_class = getattr(driver_cls, op.name)
+        try:
+            hints = typing.get_type_hints(method_of_class)
+        except Exception:  # noqa: BLE001 - unresolvable annotations: decode as JSON
+            hints = {}
+        signature = inspect.signature(method_of_class)
+
         async def endpoint(request: Request) -> Any:
             try:
                 return await handle(request)
@@ -142,10 +143,6 @@ def create_app(driver_cls: type[Driver], default_meta: dict[str, Any] | None = N
         async def handle(request: Request) -> Any:
             inst = instances.get(request.headers.get("hosts"), request.headers.get("metadata"))
             method = getattr(inst, op.name)
-            try:
-                hints = typing.get_type_hints(method)
-            except Exception:  # noqa: BLE001 - unresolvable annotations: decode as JSON
-                hints = {}
             params: dict[str, Any] = dict(request.path_params)
             for k, v in request.query_params.items():
                 params[k] = _decode(v, hints.get(k))
@@ -170,8 +167,11 @@ def create_app(driver_cls: type[Driver], default_meta: dict[str, Any] | None = N
                     params.update(body)
             if op.upload and op.upload in hints and op.upload not in params:
                 raise BadInput(f"{op.name}: missing multipart file field 'img'")
-            bound = bind(method, op, params)
-            result = await run_in_threadpool(method, *bound.args, **bound.kwargs)
+            try:
+                signature.bind(inst, **params)
+            except TypeError as e:
+                raise BadInput(f"{op.name}: {e}") from e
+            result = await run_in_threadpool(method, **params)
             return JSONResponse(jsonable_encoder(result))
 
         endpoint.__name__ = op.name
