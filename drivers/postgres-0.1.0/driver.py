@@ -106,7 +106,7 @@ class PostgresDriver(DbDriver):
             except psycopg.Error as e:
                 # libpq messages name host/port/user, never the password.
                 raise BackendUnreachable(
-                    f"cannot connect to postgres at {self.host}:{self.port}: "
+                    f"postgres at {self.host}:{self.port} is unreachable: "
                     f"{str(e).strip().splitlines()[0] if str(e).strip() else e}",
                     hint="check the service's location and meta (user, dbname, password)",
                 ) from None
