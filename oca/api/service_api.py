@@ -13,9 +13,16 @@ from typing import Any
 
 from fastapi import APIRouter, File, Query, UploadFile
 
-from oca.api.schemas import AIModelMeta, InputFile, Pipeline, RecordDMLOptions, Table
+from oca.api.schemas import (
+    AIModelMeta,
+    InputFile,
+    Pipeline,
+    RecordDMLOptions,
+    Table,
+    plain_route,
+)
 
-router = APIRouter(tags=["service_api"])
+router = APIRouter(tags=["service_api"], route_class=plain_route())
 
 SYNC = Query(False, description="Call now and return the result; else queue a job.")
 TTL = Query(3600, ge=0, le=30 * 86400, description="Seconds a job's result is kept.")

@@ -138,4 +138,3 @@ def test_upstream_demo_flow(served, defaults, media_url: str) -> None:  # noqa: 
     assert [o["status"] for o in outputs] == ["finished"], (
         outputs[0]["command"], "".join(outputs[0]["command_output"] or [])[-2000:])
     assert outputs[0]["command_retcode"] == 0 and time.monotonic() - t0 < 60
-    assert "hunter2" not in server.output()
