@@ -202,8 +202,11 @@ _files: dict[str, ModuleType] = {}
 
 
 def import_file(file: Path) -> ModuleType:
-    """Import a python file once per process (keyed by its resolved path)."""
-    key = str(file.resolve())
+    """Import a python file once per process and version of the file (path and mtime)."""
+    try:
+        key = f"{file.resolve()}@{file.stat().st_mtime_ns}"
+    except OSError as e:
+        raise BadInput(f"cannot load {file}: {e}") from e
     module = _files.get(key)
     if module is None:
         digest = hashlib.sha1(key.encode()).hexdigest()[:8]
