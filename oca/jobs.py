@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import sqlite3
 import threading
 import time
@@ -121,9 +122,13 @@ class JobStore:
     def update(self, job_id: str, **fields: Any) -> None:
         raise NotImplementedError
 
-    def claim(self, job_id: str) -> bool:
-        """queued → started, atomically; False when the job is gone or was canceled."""
+    def claim(self, job_id: str, worker: str) -> bool:
+        """queued → started by `worker`, atomically; False when gone or canceled."""
         raise NotImplementedError
+
+    def started(self) -> list[dict[str, Any]]:
+        """Jobs currently marked started (to find those whose worker died)."""
+        return [r for r in self.recent(1000) if r["status"] == "started"]
 
     def cancel(self, job_id: str) -> bool:
         """queued → canceled, atomically; False when it already started or ended."""
@@ -137,7 +142,7 @@ class JobStore:
 
 
 _FIELDS = ("id", "status", "queue", "service", "op", "params", "result", "error", "ttl",
-           "created", "started", "ended", "expires")
+           "created", "started", "ended", "expires", "worker")
 _JSON_FIELDS = ("params", "result", "error")
 
 
@@ -149,8 +154,11 @@ class SqliteJobStore(JobStore):
             db.execute(
                 "CREATE TABLE IF NOT EXISTS jobs (id TEXT PRIMARY KEY, status TEXT, queue TEXT,"
                 " service TEXT, op TEXT, params TEXT, result TEXT, error TEXT, ttl INTEGER,"
-                " created REAL, started REAL, ended REAL, expires REAL)")
+                " created REAL, started REAL, ended REAL, expires REAL, worker TEXT)")
             db.execute("CREATE INDEX IF NOT EXISTS jobs_status ON jobs (status, created)")
+            cols = {r[1] for r in db.execute("PRAGMA table_info(jobs)")}
+            if "worker" not in cols:  # a jobs.db from before workers were recorded
+                db.execute("ALTER TABLE jobs ADD COLUMN worker TEXT")
 
     def _db(self) -> sqlite3.Connection:
         return sqlite3.connect(self.path, timeout=30, isolation_level=None)
@@ -187,11 +195,18 @@ class SqliteJobStore(JobStore):
             db.execute(f"UPDATE jobs SET {','.join(c + ' = ?' for c in cols)} WHERE id = ?",
                        (*vals, job_id))
 
-    def claim(self, job_id: str) -> bool:
+    def claim(self, job_id: str, worker: str) -> bool:
         with self._db() as db:
-            cur = db.execute("UPDATE jobs SET status = 'started', started = ? "
-                             "WHERE id = ? AND status = 'queued'", (time.time(), job_id))
+            cur = db.execute("UPDATE jobs SET status = 'started', started = ?, worker = ? "
+                             "WHERE id = ? AND status = 'queued'",
+                             (time.time(), worker, job_id))
             return cur.rowcount == 1
+
+    def started(self) -> list[dict[str, Any]]:
+        with self._db() as db:
+            rows = db.execute(f"SELECT {','.join(_FIELDS)} FROM jobs "
+                              "WHERE status = 'started'").fetchall()
+        return [r for r in (self._row(x) for x in rows) if r is not None]
 
     def cancel(self, job_id: str) -> bool:
         now = time.time()
@@ -281,8 +296,9 @@ class RedisJobStore(JobStore):
             except redis.WatchError:
                 return False
 
-    def claim(self, job_id: str) -> bool:
-        return self._transition(job_id, "queued", "started", started=time.time())
+    def claim(self, job_id: str, worker: str) -> bool:
+        return self._transition(job_id, "queued", "started", started=time.time(),
+                                worker=worker)
 
     def cancel(self, job_id: str) -> bool:
         return self._transition(job_id, "queued", "canceled", ended=time.time())
@@ -441,7 +457,7 @@ def run(job_id: str) -> None:
     from oca import calls
 
     s = store()
-    if not s.claim(job_id):
+    if not s.claim(job_id, worker_name()):
         return  # canceled, expired, or already taken by another worker
     rec = s.get(job_id) or {}
     files: list[Path] = []
@@ -523,6 +539,40 @@ def job_error(job: dict[str, Any]) -> OcaError:
                hint=err.get("hint"))
 
 
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def recover() -> list[str]:
+    """Jobs left `started` by a worker of this host that died (killed mid-job) end `failed`
+    with that reason; they are not re-run, since the call may have had effects already.
+    Returns their ids. Called when a consumer starts."""
+    s = store()
+    host = socket.gethostname()
+    failed = []
+    for rec in _guard(s.started):
+        who, _, pid = str(rec.get("worker") or "").rpartition(":")
+        if who != host or not pid.isdigit() or _alive(int(pid)):
+            continue
+        end = time.time()
+        ttl = rec.get("ttl") or DEFAULT_TTL
+        s.update(rec["id"], status="failed", ended=end, expires=end + ttl, ttl=ttl, error={
+            "type": "unavailable", "message": f"the worker running this job died (pid {pid})",
+            "hint": "run the call again if it is safe to repeat"})
+        failed.append(rec["id"])
+    return failed
+
+
 def consumer(workers: int = 2, embedded: bool = False) -> Any:
     """A huey consumer of this queue (threads). `embedded` leaves signal handling to the host."""
     from huey.consumer import Consumer
@@ -532,5 +582,6 @@ def consumer(workers: int = 2, embedded: bool = False) -> Any:
             pass
 
     cls = EmbeddedConsumer if embedded else Consumer
+    recover()
     return cls(queue(), workers=workers, worker_type="thread", periodic=False,
                initial_delay=0.02, backoff=1.3, max_delay=0.25, check_worker_health=True)

@@ -176,3 +176,47 @@ def test_jobs_survive_a_worker_restart(backend: str, request, spawn, sqlite_id: 
     job = jobs.wait(second["id"], timeout=30)
     assert job["status"] == "finished", (job, w2.output())
     assert calls.call(sqlite_id, "select", table="t") == [{"id": 1, "v": "kept"}]
+
+
+SLOW_DRIVER = '''
+import time
+
+from oca.contract.db import DbDriver
+
+
+class SlowDriver(DbDriver):
+    backend = "sqlite"
+
+    def ping(self):
+        time.sleep(float(self.meta.get("sleep", 60)))
+        return {"status": "ok"}
+'''
+
+
+@pytest.mark.slow
+def test_job_of_a_killed_worker_ends_failed_not_stuck(oca_home: Path, spawn, echo_id: str,  # noqa: ANN001
+                                                     monkeypatch) -> None:
+    from oca import jobs, services
+    from oca.models import ServiceBase
+
+    monkeypatch.delenv("OCA_QUEUE_URL", raising=False)
+    folder = oca_home / "drivers" / "slow-db-0.1.0"
+    folder.mkdir(parents=True)
+    (folder / "driver.py").write_text(textwrap.dedent(SLOW_DRIVER))
+    (folder / "metadata.json").write_text(json.dumps({
+        "name": "slow-db", "version": "0.1.0", "app": "slow", "app_version_match": ">=0",
+        "scope": "db", "entrypoint": "driver.py:SlowDriver"}))
+    slow = services.add(ServiceBase(name="slow", scope="db", app="slow", app_version="1",
+                                    locations={"node1": "127.0.0.1:1"}))
+    w = spawn("worker")
+    t = jobs.enqueue(slow, "ping", {})
+    wait_until(lambda: jobs.get(t["id"])["status"] == "started", 30, "the job to start")
+    w.kill(signal.SIGKILL)
+    assert jobs.get(t["id"])["status"] == "started"
+    w2 = spawn("worker")
+    job = wait_until(lambda: (j := jobs.get(t["id"]))["status"] != "started" and j, 30,
+                     "the dead worker's job to be failed")
+    assert job["status"] == "failed" and "worker running this job died" in \
+        job["error"]["message"], job
+    after = jobs.enqueue(echo_id, "ping", {})
+    assert jobs.wait(after["id"], timeout=30)["status"] == "finished", w2.output()
