@@ -1,14 +1,16 @@
 """The ai driver for oca's model server (`oca.backends.ai_server`, recipe `ai`).
 
-Runs in-process in the CLI and in `oca serve`, so it imports only the standard library:
-one keep-alive `http.client` connection per thread (calls for many files run in parallel
-threads), the image as the raw request body, JSON back.
+Runs in-process in the CLI and in `oca serve`, so it imports only `socket` and `json`: a
+minimal HTTP/1.1 client (http.client alone pulls in email and ssl, tens of ms per CLI call)
+with one keep-alive connection per thread (calls for many files run in parallel threads),
+the image as the raw request body, JSON back. The model server always answers with a
+Content-Length.
 """
 
 from __future__ import annotations
 
-import http.client
 import json
+import socket
 import threading
 from typing import Any
 from urllib.parse import urlencode
@@ -22,6 +24,54 @@ _ERRORS: dict[str, type[OcaError]] = {
     "unavailable": Unavailable,
     "timeout": Timeout,
 }
+
+
+class _Closed(Exception):
+    """The server closed a kept-alive connection before answering."""
+
+
+class _Conn:
+    def __init__(self, host: str, port: int, timeout: float) -> None:
+        self.sock = socket.create_connection((host, port), timeout=timeout)
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.rfile = self.sock.makefile("rb")
+        self.host = f"{host}:{port}"
+
+    def request(self, method: str, path: str, body: bytes | None,
+                headers: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
+        lines = [f"{method} {path} HTTP/1.1", f"Host: {self.host}",
+                 f"Content-Length: {len(body or b'')}"]
+        lines += [f"{k}: {v}" for k, v in headers.items()]
+        self.sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + (body or b""))
+        status_line = self.rfile.readline(65537)
+        if not status_line:
+            raise _Closed("connection closed without an answer")
+        parts = status_line.split(None, 2)
+        if len(parts) < 2 or not parts[1].isdigit():
+            raise OSError(f"not an HTTP answer: {status_line[:80]!r}")
+        head: dict[str, str] = {}
+        while True:
+            line = self.rfile.readline(65537)
+            if line in (b"\r\n", b"\n", b""):
+                break
+            k, _, v = line.decode("latin-1").partition(":")
+            head[k.strip().lower()] = v.strip()
+        if "content-length" in head:
+            n = int(head["content-length"])
+            data = self.rfile.read(n)
+            if len(data) < n:
+                raise _Closed("connection closed in the middle of the answer")
+        else:
+            data = self.rfile.read()
+            head["connection"] = "close"
+        return int(parts[1]), head, data
+
+    def close(self) -> None:
+        try:
+            self.rfile.close()
+            self.sock.close()
+        except OSError:
+            pass
 
 
 class ModelServerDriver(AiDriver):
@@ -45,10 +95,10 @@ class ModelServerDriver(AiDriver):
         self._local = threading.local()
 
     # ------------------------------------------------------------ transport
-    def _conn(self) -> http.client.HTTPConnection:
+    def _conn(self) -> _Conn:
         conn = getattr(self._local, "conn", None)
         if conn is None:
-            conn = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
+            conn = _Conn(self.host, self.port, self.timeout)
             self._local.conn = conn
         return conn
 
@@ -63,39 +113,36 @@ class ModelServerDriver(AiDriver):
         headers = {"Content-Type": ctype} if body is not None else {}
         where = f"{self.host}:{self.port}"
         for attempt in (0, 1):  # a kept-alive connection the server closed: reconnect once
-            conn = self._conn()
+            reused = getattr(self._local, "conn", None) is not None
             try:
-                conn.request(method, path, body=body, headers=headers)
-                r = conn.getresponse()
-                data = r.read()
+                status, head, data = self._conn().request(method, path, body, headers)
                 break
             except TimeoutError as e:
                 self._drop()
                 raise Timeout(f"the AI backend at {where} did not answer within "
                               f"{self.timeout:g} s") from e
-            except (http.client.RemoteDisconnected, BrokenPipeError,
-                    ConnectionResetError) as e:
+            except (_Closed, BrokenPipeError, ConnectionResetError) as e:
                 self._drop()
-                if attempt:
+                if attempt or not reused:
                     raise BackendUnreachable(f"the AI backend at {where} closed the "
                                              f"connection: {e}") from e
-            except (OSError, http.client.HTTPException) as e:
+            except (OSError, ValueError) as e:
                 self._drop()
                 raise BackendUnreachable(
                     f"the AI backend at {where} is unreachable: {e}",
                     hint="check it with `oca service ping` / `oca service start`") from e
-        if r.getheader("Connection", "").lower() == "close":
+        if head.get("connection", "").lower() == "close":
             self._drop()
         try:
             payload = json.loads(data) if data else None
         except ValueError:
             payload = None
-        if r.status >= 400:
+        if status >= 400:
             err = payload.get("error") if isinstance(payload, dict) else None
             if isinstance(err, dict):
                 cls = _ERRORS.get(str(err.get("type")), Unavailable)
                 raise cls(str(err.get("message")), hint=err.get("hint"))
-            raise Unavailable(f"the AI backend at {where} answered {r.status}: {data[:200]!r}")
+            raise Unavailable(f"the AI backend at {where} answered {status}: {data[:200]!r}")
         if payload is None:
             raise Unavailable(f"the AI backend at {where} answered with non-JSON output")
         return payload

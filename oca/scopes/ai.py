@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from oca.errors import BadInput, NotFound, OcaError
@@ -147,8 +146,6 @@ def classify(svc: Service, paths: Iterable[str], model: str | None = None, top_k
              ) -> Iterator[dict[str, Any]]:
     """Classify many files concurrently; yields `{file, labels, model}` or `{file, error}`
     (an OcaError) as each one finishes, in completion order."""
-    from concurrent.futures import as_completed
-
     check_top_k(top_k)
     paths = list(paths)
     if not paths:
@@ -164,6 +161,8 @@ def classify(svc: Service, paths: Iterable[str], model: str | None = None, top_k
     if len(paths) == 1:
         yield one(paths[0])
         return
+    from concurrent.futures import ThreadPoolExecutor, as_completed
+
     n = workers or min(MAX_WORKERS, len(paths), max(4, 4 * (os.cpu_count() or 1)))
     with ThreadPoolExecutor(n, thread_name_prefix="classify") as pool:
         futures = [pool.submit(one, p) for p in paths]
