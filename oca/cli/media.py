@@ -99,13 +99,13 @@ def transcode(
         spec = media.shorthand(container or "mp4", vcodec, acodec, scale, crf, preset, start,
                                duration)
     with render.progress("transcoding", total=100) as advance:
-        t0 = time.monotonic()
 
         def on_progress(pct: float | None, statuses: list[dict[str, Any]]) -> None:
             speed = ""
-            done = [s for s in statuses if s.get("out_time")]
+            done = [s for s in statuses if s.get("out_time") and s.get("started_at")]
             if done:
-                rate = max(s["out_time"] for s in done) / max(time.monotonic() - t0, 1e-3)
+                ran = time.time() - min(s["started_at"] for s in done)
+                rate = max(s["out_time"] for s in done) / max(ran, 1e-3)
                 speed = f" {rate:.1f}x"
             advance(completed=pct if pct is not None else 0,
                     description=f"transcoding{speed}")

@@ -184,13 +184,17 @@ def probe(source: str, params: dict[str, Any] | None = None, service: str | None
 
 def create_pipeline(pipeline: dict[str, Any], service: str | None = None) -> dict[str, Any]:
     """Start a pipeline (upstream's JSON shape); returns `{"id", "outputs"}`."""
+    return _create(resolve(service), pipeline)
+
+
+def _create(svc: Service, pipeline: dict[str, Any]) -> dict[str, Any]:
     from oca.contract.media import Pipeline
     from oca.models import parse
 
     p = parse(Pipeline, pipeline, "pipeline")
     data = p.model_dump(exclude_none=True)
     data["ttl"] = p.ttl
-    return _call(resolve(service), "create_pipeline", **data)
+    return _call(svc, "create_pipeline", **data)
 
 
 def status(pipeline_id: str, service: str | None = None, wait: float | None = None
@@ -370,7 +374,7 @@ def transcode(source: str, pipeline: dict[str, Any], output_dir: str | None = ".
     inp["source"] = stage(svc, source)
     started = time.monotonic()
     with _Named(inp["source"], source):
-        created = create_pipeline(pipe, service=svc.id)
+        created = _create(svc, pipe)
     pid = created["id"]
     if not wait:
         return {"id": pid, "outputs": created.get("outputs", []), "service": svc.name}

@@ -49,7 +49,8 @@ def test_probe_and_no_wait_then_stop(cli, clips, tmp_path) -> None:
     r = cli("media", "probe", str(clips["av"]))
     assert r.code == 0, r.err
     assert "h264" in r.out and "aac" in r.out and "3.0" in r.out
-    r = cli("--json", "media", "probe", str(clips["av"]))
+    r = cli("--json", "media", "probe", "-", input=clips["av"].read_bytes())
+    assert r.code == 0, r.err
     assert {s["codec_type"] for s in r.json()["streams"]} == {"video", "audio"}
 
     pipe = tmp_path / "p.json"
@@ -98,4 +99,4 @@ def test_bad_input_exits_6_and_starts_nothing(cli, clips, tmp_path) -> None:
     r = cli("media", "status", "nosuchpipe")
     assert r.code == 3
     r = cli("media", "transcode", str(clips["av"]), "-o", str(clips["dir"]))
-    assert r.code == 4 and "overwrite the source" in r.err or "exists" in r.err
+    assert r.code == 4 and ("overwrite the source" in r.err or "exists" in r.err)
