@@ -93,6 +93,8 @@ def main() -> None:
         oca_rm.append(b)
     shutil.rmtree(home, ignore_errors=True)
 
+    print("raw up", " ".join(f"{x:.2f}" for x in raw_up))
+    print("oca up", " ".join(f"{x:.2f}" for x in oca_up))
     med = statistics.median
     print(f"rounds: {args.rounds} (median; min-max)")
     print(f"raw docker run + PING loop : {med(raw_up):.3f} s ({min(raw_up):.3f}-{max(raw_up):.3f})")

@@ -255,3 +255,33 @@ def test_python_on_whales_path_without_the_engine_api(oca, whales, suffix) -> No
         assert oca("service", "rm", name, "--purge", env=env).code == 0
     assert labelled(whales, sid)["containers"] == []
     assert not whales.volume.exists(f"oca-{name}-data")
+
+
+def test_recipe_image_is_labelled_with_its_input_hash_and_reused(oca, whales, tmp_path) -> None:  # noqa: ANN001
+    from oca.images import recipe_hash, recipe_raw
+    from oca.recipes import get_recipe
+
+    r = oca("--json", "image", "build", "redis")
+    assert r.code == 0, r.err
+    tag = r.json()["image"]
+    recipe = get_recipe("redis")
+    img = whales.image.inspect(tag)
+    assert img.config.labels["oca.recipe.hash"] == recipe_hash(recipe.folder,
+                                                              recipe_raw(recipe.folder))
+    t0 = time.monotonic()
+    assert oca("image", "build", "redis").code == 0
+    assert time.monotonic() - t0 < 10
+    assert whales.image.inspect(tag).id == img.id  # not rebuilt
+    r = oca("--json", "image", "ls")
+    assert r.code == 0 and tag in {row["image"] for row in r.json()}
+    # generated folders do not change the hash; a Dockerfile change does
+    ctx = tmp_path / "ctx"
+    ctx.mkdir()
+    (ctx / "Dockerfile").write_text("FROM scratch\n")
+    h1 = recipe_hash(ctx, {})
+    (ctx / "wheelhouse").mkdir()
+    (ctx / "wheelhouse" / "x.whl").write_text("x")
+    assert recipe_hash(ctx, {}) == h1
+    (ctx / "Dockerfile").write_text("FROM scratch\nLABEL a=b\n")
+    assert recipe_hash(ctx, {}) != h1
+    assert recipe_hash(ctx, {"copy_oca": True}) != recipe_hash(ctx, {})
