@@ -29,6 +29,7 @@ from oca.ids import new_id
 TAIL_LINES = 20
 UPLOAD_TTL = 3600.0
 STOP_GRACE = 5.0
+MAX_RUNNING = 32  # ffmpeg processes at once; more is refused rather than thrashing the host
 PROBE_KEYS = {"f", "format", "video_size", "pixel_format", "framerate", "sample_rate",
               "channels", "ch_layout"}
 
@@ -255,6 +256,11 @@ class Runner:
             safety.check_options(out.params, "output")
             for ch in out.channels or []:
                 command.check_channel(ch)
+        with self.cond:
+            running = sum(1 for r in self.pipelines.values() for o in r.outputs if not o.done)
+        if running + len(pipe.outputs) > MAX_RUNNING:
+            raise Unavailable(f"the media backend already runs {running} ffmpeg processes "
+                              f"(limit {MAX_RUNNING})", hint="stop a pipeline, or wait")
         src = safety.check_source(pipe.input_file.source, self.roots, self.uploads)
         probe = self._probe(src, pipe.input_file.params)
         streams = command.Streams.from_probe(probe)
