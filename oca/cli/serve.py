@@ -18,6 +18,9 @@ TOKEN = typer.Option(None, "--token", envvar="OCA_API_TOKEN", show_envvar=True,
 NO_WORKER = typer.Option(False, "--no-worker",
                          help="Do not run jobs in this process (run `oca worker` elsewhere).")
 WORKERS = typer.Option(2, "--workers", min=1, max=64, help="Job worker threads.")
+DEFAULTS = typer.Option(False, "--defaults",
+                        help="Start the embedded ai, db and media services first (as upstream "
+                             "started its default backends).")
 
 
 def _loopback(host: str) -> bool:
@@ -31,7 +34,24 @@ def _loopback(host: str) -> bool:
         return False
 
 
-def _serve(host: str, port: int, token: str | None, no_worker: bool, workers: int) -> None:
+def _start_defaults() -> None:
+    import importlib
+
+    from oca.errors import OcaError
+    from oca.models import SCOPES
+
+    for scope in SCOPES:
+        try:
+            with render.spinner(f"starting the default {scope} service..."):
+                svc = importlib.import_module(f"oca.scopes.{scope}").ensure_default()
+        except OcaError as e:
+            render.info(f"warning: no default {scope} service: {e.message}")
+        else:
+            render.info(f"{scope}: {svc.name} ({svc.id})")
+
+
+def _serve(host: str, port: int, token: str | None, no_worker: bool, workers: int,
+           defaults: bool) -> None:
     if not _loopback(host) and not token:
         from oca.errors import BadInput
 
@@ -49,6 +69,8 @@ def _serve(host: str, port: int, token: str | None, no_worker: bool, workers: in
     from oca import jobs
 
     jobs.queue()  # a bad OCA_QUEUE_URL fails here, before listening
+    if defaults:
+        _start_defaults()
     api = create_app(token=token, worker=not no_worker, workers=workers)
     render.info(f"oca serve: http://{host}:{port} (docs at /docs)"
                 + ("" if no_worker else f", {workers} job workers")
@@ -59,22 +81,22 @@ def _serve(host: str, port: int, token: str | None, no_worker: bool, workers: in
 
 @app.command("serve")
 def serve(host: str = HOST, port: int = PORT, token: str = TOKEN, no_worker: bool = NO_WORKER,
-          workers: int = WORKERS) -> None:
+          workers: int = WORKERS, defaults: bool = DEFAULTS) -> None:
     """Serve the HTTP API (upstream oneContainer-API compatible) with a job worker.
 
     Example: oca serve --port 8000
     """
-    _serve(host, port, token, no_worker, workers)
+    _serve(host, port, token, no_worker, workers, defaults)
 
 
 @app.command("launch")
 def launch(host: str = HOST, port: int = PORT, token: str = TOKEN, no_worker: bool = NO_WORKER,
-           workers: int = WORKERS) -> None:
+           workers: int = WORKERS, defaults: bool = DEFAULTS) -> None:
     """Alias of `oca serve` (upstream's command name; port 8000).
 
     Example: oca launch
     """
-    _serve(host, port, token, no_worker, workers)
+    _serve(host, port, token, no_worker, workers, defaults)
 
 
 @app.command("worker")

@@ -117,7 +117,8 @@ def served(spawn):  # noqa: ANN001, ANN201
     """Start a real `oca serve` on a free port; returns (base_url, Proc)."""
     import httpx
 
-    def start(*extra: str, env: dict[str, str] | None = None) -> tuple[str, Proc]:
+    def start(*extra: str, env: dict[str, str] | None = None,
+              timeout: float = 30) -> tuple[str, Proc]:
         port = free_port()
         p = spawn("serve", "--port", str(port), *extra, env=env)
         base = f"http://127.0.0.1:{port}"
@@ -130,7 +131,7 @@ def served(spawn):  # noqa: ANN001, ANN201
             except httpx.HTTPError:
                 return False
 
-        wait_until(up, 30, "oca serve to answer")
+        wait_until(up, timeout, "oca serve to answer")
         return base, p
 
     return start

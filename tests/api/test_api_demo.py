@@ -2,8 +2,9 @@
 
 List services, heartbeat, load a model, predict an uploaded photo (async → poll /job/{id}
 → finished with a label), probe a media file with sync=true, run a pipeline to its end.
-The backends are the embedded defaults (local model server, local ffmpeg backend), as
-registered at start-up upstream; the media file is served over HTTP as upstream's demo did.
+The backends are the embedded defaults (local model server, SQLite, local ffmpeg backend)
+that `oca serve --defaults` starts, as upstream started its default backends; the media
+file is served over HTTP as upstream's demo did.
 """
 
 from __future__ import annotations
@@ -57,30 +58,25 @@ def media_url(tmp_path: Path):  # noqa: ANN201
 
 @pytest.fixture
 def defaults(oca_home: Path):  # noqa: ANN201
-    """The embedded ai and media services, removed (processes stopped) at the end."""
+    """Removes (stops) the embedded services `oca serve --defaults` starts, at the end."""
     from oca import ai_model, services
-    from oca.scopes import ai, media
 
     require(ai_model.is_exported() or ai_model.export_available(),
             "the default model is not exported and torch is missing")
-    started = []
-    try:
-        started.append(ai.ensure_default())
-        started.append(media.ensure_default())
-        yield {s.scope: s for s in started}
-    finally:
-        for s in started:
-            services.remove(s.id, purge=True)
+    yield
+    for s in services.ls():
+        services.remove(s.id, purge=True)
 
 
 @pytest.mark.slow
 def test_upstream_demo_flow(served, defaults, media_url: str) -> None:  # noqa: ANN001
-    base, server = served()
-    ai_id, media_id = defaults["ai"].id, defaults["media"].id
+    base, server = served("--defaults", timeout=180)  # default backends, as upstream started
 
     code, listed = curl(f"{base}/service/")
     assert code == 200
-    assert {s["name"] for s in listed} == {"ai-default", "media-default"}
+    ids = {s["name"]: s["id"] for s in listed}
+    assert set(ids) == {"ai-default", "db-default", "media-default"}, server.output()
+    ai_id, media_id = ids["ai-default"], ids["media-default"]
     for sid in (ai_id, media_id):
         code, beat = curl(f"{base}/service/{sid}/heartbeat")
         assert code == 200, beat
