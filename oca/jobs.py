@@ -480,6 +480,12 @@ def run(job_id: str) -> None:
              ttl=rec.get("ttl") or DEFAULT_TTL)
 
 
+def check() -> None:
+    """Raise Unavailable now if the queue cannot be reached (before serving)."""
+    queue()
+    _guard(store().recent, 1)
+
+
 def get(job_id: str) -> dict[str, Any]:
     s = store()
     rec = _guard(s.get, job_id)

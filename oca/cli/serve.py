@@ -68,7 +68,7 @@ def _serve(host: str, port: int, token: str | None, no_worker: bool, workers: in
                           hint="pip install 'oca[serve]'") from e
     from oca import jobs
 
-    jobs.queue()  # a bad OCA_QUEUE_URL fails here, before listening
+    jobs.check()  # a bad or unreachable OCA_QUEUE_URL fails here, before listening
     if defaults:
         _start_defaults()
     api = create_app(token=token, worker=not no_worker, workers=workers)
