@@ -33,6 +33,16 @@ def test_every_python_block_compiles() -> None:
         compile(body, "docs/drivers.md", "exec")
 
 
+def test_every_driver_command_and_setting_is_documented() -> None:
+    from oca.cli.driver import app
+
+    text = DOC.read_text()
+    for cmd in app.registered_commands:
+        assert f"oca driver {cmd.name}" in text, f"undocumented: oca driver {cmd.name}"
+    for setting in ("OCA_PLUGINS", "OCA_PLUGINS_DIR", "oca.drivers", "--rest", "--kind container"):
+        assert setting in text, f"docs/drivers.md does not document {setting}"
+
+
 def test_the_tutorial_runs(docker_engine: None, tmp_path: Path, oca_home: Path) -> None:
     pytest.importorskip("pymysql")
     env = {**os.environ, "OCA_HOME": str(oca_home)}
