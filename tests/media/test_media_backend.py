@@ -209,3 +209,48 @@ def test_ffmpeg_driver_passes_the_media_contract_suite(oca, backend) -> None:
     r = oca("driver", "test", "ffmpeg", "--location", f"127.0.0.1:{backend.port}")
     assert r.code == 0, r.out + r.err
     assert "9 contract checks passed" in r.out + r.err
+
+
+def listening(port: int) -> bool:
+    """Whether a TCP socket listens on `port` (state 0A in /proc/net/tcp)."""
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        local, state = line.split()[1], line.split()[3]
+        if int(local.split(":")[1], 16) == port and state == "0A":
+            return True
+    return False
+
+
+def test_rtmp_push_reaches_an_rtmp_listener(media_service, clips, tmp_path) -> None:
+    """ffmpeg's own RTMP listener (`-listen 1`) stands in for an nginx-rtmp server."""
+    import subprocess
+
+    from oca.net import free_port
+
+    port = free_port()
+    received = tmp_path / "received.flv"
+    listener = subprocess.Popen(
+        ["ffmpeg", "-hide_banner", "-loglevel", "error", "-y", "-listen", "1", "-timeout",
+         "20", "-i", f"rtmp://127.0.0.1:{port}/live/s", "-c", "copy", str(received)],
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        from oca.net import wait_until
+
+        # a test connection would be taken as the RTMP client: look for LISTEN instead
+        assert wait_until(lambda: listening(port), 10)
+        src = upload(media_service, clips["av"])
+        created = media.create_pipeline({
+            "input_file": {"source": src},
+            "outputs": [{"container": "flv", "rtmp_ip": f"127.0.0.1:{port}",
+                         "rtmp_path": "live/s", "channels": [
+                             {"stream_type": "video", "codec": "libx264",
+                              "codec_params": {"preset": "ultrafast"}},
+                             {"stream_type": "audio", "codec": "aac"}]}]}, "ffm")
+        assert created["outputs"] == [f"rtmp://127.0.0.1:{port}/live/s"]
+        st = media.wait_done(media.resolve("ffm"), created["id"], timeout=30)
+        assert st[0]["status"] == "finished", "".join(st[0]["command_output"])
+        listener.wait(15)
+    finally:
+        listener.kill()
+        listener.wait()
+    kinds = {s["codec_type"]: s["codec_name"] for s in ffprobe(received)["streams"]}
+    assert kinds == {"video": "h264", "audio": "aac"}

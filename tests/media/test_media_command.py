@@ -159,6 +159,19 @@ def test_sources(tmp_path: Path) -> None:
             safety.check_source(bad, [], uploads)
 
 
+def test_stream_hosts() -> None:
+    assert safety.check_host("127.0.0.1:1935", "rtmp_ip", port_ok=True)
+    for bad in ["127.0.0.1:1935", "a/b", "x?y", "user@host", "-h", ""]:
+        with pytest.raises(BadInput):
+            safety.check_host(bad, "udp_ip")
+    for bad in ["host:99999", "a b:1", "x@y:1"]:
+        with pytest.raises(BadInput):
+            safety.check_host(bad, "rtmp_ip", port_ok=True)
+    for bad in ["../x", "a?b", "a b", "/abs"]:
+        with pytest.raises(BadInput):
+            safety.check_rtmp_path(bad)
+
+
 def test_containers() -> None:
     assert safety.check_container("webm") == "webm"
     assert safety.check_container("mpegts") == "mpegts"

@@ -237,7 +237,7 @@ class Runner:
         if out.rtmp_ip or out.rtmp_path:
             if not (out.rtmp_ip and out.rtmp_path):
                 raise BadInput("an RTMP output needs both rtmp_ip and rtmp_path")
-            host = safety.check_host(out.rtmp_ip, "rtmp_ip")
+            host = safety.check_host(out.rtmp_ip, "rtmp_ip", port_ok=True)
             url = f"rtmp://{host}/{safety.check_rtmp_path(out.rtmp_path)}"
             return url, url, None, "flv"
         del muxer

@@ -285,9 +285,14 @@ def check_filter_string(chain: str, key: str = "vf") -> None:
 # --- streaming targets -------------------------------------------------------------------
 
 
-def check_host(host: str, what: str) -> str:
-    if not HOST_RE.match(host):
-        raise _bad(f"invalid {what} {host!r}: expected a host name or IP address")
+def check_host(host: str, what: str, port_ok: bool = False) -> str:
+    """A host name or IP address (`port_ok`: optionally with `:PORT`), nothing else."""
+    name, port = host, ""
+    if port_ok and re.fullmatch(r".+:[0-9]{1,5}", host) and not host.endswith("]"):
+        name, _, port = host.rpartition(":")
+    if not HOST_RE.match(name) or (port and not 0 < int(port) < 65536):
+        raise _bad(f"invalid {what} {host!r}: expected a host name or IP address"
+                   + (" (optionally with :PORT)" if port_ok else ""))
     return host
 
 
