@@ -220,7 +220,9 @@ def import_file(file: Path) -> ModuleType:
             spec.loader.exec_module(module)
         except Exception as e:
             sys.modules.pop(name, None)
-            raise BadInput(f"{file}: import failed: {type(e).__name__}: {e}") from e
+            hint = (f"install {e.name} in oca's environment (e.g. pip install {e.name})"
+                    if isinstance(e, ModuleNotFoundError) and e.name else None)
+            raise BadInput(f"{file}: import failed: {type(e).__name__}: {e}", hint=hint) from e
         _files[key] = module
     return module
 

@@ -121,7 +121,11 @@ def add(source: str | Path, force: bool = False,
                            "native" else f"replace it with --force, or `oca driver rm "
                            f"{meta.ref}` first")
         shutil.copytree(folder, staging, ignore=COPY_IGNORE)
-        meta = validate(staging)
+        try:
+            meta = validate(staging)
+        except OcaError as e:
+            e.message = e.message.replace(str(staging), str(folder))  # name the user's folder
+            raise
         if meta.kind == "container":
             build_image(meta, folder, progress)
         dest = root / meta.ref
@@ -273,7 +277,12 @@ def test(ref: str, locations: list[str] | None = None, meta: dict[str, Any] | No
             client: testing.Client = testing.AsgiClient(cls, hosts, svc_meta, driver.meta)
             via = "rest (in-process)"
         else:
-            client = testing.DirectClient(cls(hosts, svc_meta))
+            try:
+                client = testing.DirectClient(cls(hosts, svc_meta))
+            except OcaError as e:
+                e.hint = e.hint or "give it a backend: --location HOST:PORT [--meta JSON], " \
+                    "or --service SVC"
+                raise
             via = "in-process"
     else:
         from oca import workloads

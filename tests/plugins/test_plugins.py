@@ -182,7 +182,17 @@ def test_bad_entrypoint_and_wrong_scope(oca, oca_home, tmp_path) -> None:
     r = oca("driver", "add", str(path))
     assert r.code == 6 and "import failed: SyntaxError" in r.err
     assert "Traceback" not in r.err
+    (path / "driver.py").write_text("import no_such_client_lib\n")
+    r = oca("driver", "add", str(path))
+    assert r.code == 6 and f"{path / 'driver.py'}: import failed: ModuleNotFoundError" in r.err
+    assert "hint: install no_such_client_lib" in r.err and ".staging" not in r.err
     assert registered(oca_home) == []
+
+
+def test_driver_test_needs_a_backend_for_a_real_driver(oca) -> None:
+    r = oca("driver", "test", "postgres")
+    assert r.code == 6 and "needs a location" in r.err
+    assert "hint: give it a backend: --location HOST:PORT" in r.err
 
 
 def test_add_twice_conflicts_and_force_replaces(oca, oca_home, tmp_path) -> None:
