@@ -12,6 +12,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from conftest import CAT_CLASSES, IMAGES, ROOT, png_claiming
 
 COFFEE = {"espresso", "cup", "coffee_mug"}
@@ -198,3 +199,42 @@ def test_unresponsive_backend_times_out_with_exit_5(oca, oca_home, ai_model) -> 
     assert r.err.startswith("error: ") and "did not answer within 1 s" in r.err
     assert took < 10, took  # 1 s per attempt, with the call path's retries
     oca("service", "rm", "ai-slow")
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+def test_torchscript_file_is_converted_and_served(oca, ai_ext, tmp_path) -> None:  # noqa: ANN001
+    torch = pytest.importorskip("torch")
+    net = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3, stride=4), torch.nn.AdaptiveAvgPool2d(1),
+                              torch.nn.Flatten(), torch.nn.Linear(4, 10))
+    path = tmp_path / "tiny.pt"
+    torch.jit.script(net.eval()).save(str(path))
+    r = oca("ai", "load", "tiny", "--path", str(path), "--kwargs", '{"labels": "index"}',
+            "--json")
+    assert r.code == 0, r.err
+    assert r.json()["model"]["source"] == str(path)
+    r = oca("ai", "classify", str(IMAGES / "cat.jpg"), "--model", "tiny", "-k", "3", "--json")
+    assert r.code == 0, r.err
+    (line,) = r.jsonl()
+    assert line["model"] == "tiny" and len(line["labels"]) == 3
+    assert {x["label"] for x in line["labels"]} <= {str(i) for i in range(10)}
+    scores = [x["score"] for x in line["labels"]]
+    assert scores == sorted(scores, reverse=True) and all(0 < x <= 1 for x in scores)
+
+
+def test_async_queues_jobs_that_a_worker_runs(oca, oca_home, ai_ext) -> None:  # noqa: ANN001
+    r = oca("ai", "classify", str(IMAGES / "cat.jpg"), "--async", "--json")
+    assert r.code == 0, r.err
+    (ticket,) = r.jsonl()
+    assert ticket["file"].endswith("cat.jpg") and ticket["job"]["status"] == "queued"
+    worker = subprocess.Popen([sys.executable, "-m", "oca", "worker"], cwd=ROOT,  # noqa: S603
+                              env={**os.environ, "OCA_HOME": str(oca_home)},
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        r = oca("job", "wait", ticket["job"]["id"], "--timeout", "60", "--json")
+    finally:
+        worker.terminate()
+        worker.wait(10)
+    assert r.code == 0, r.err
+    result = r.json()
+    result = result.get("result", result)
+    assert result["results"][0]["labels"][0]["label"] in CAT_CLASSES
