@@ -69,7 +69,7 @@ def defaults(oca_home: Path):  # noqa: ANN201
 
 
 @pytest.mark.slow
-def test_upstream_demo_flow(served, defaults, media_url: str) -> None:  # noqa: ANN001
+def test_upstream_demo_flow(served, defaults, media_url: str, oca) -> None:  # noqa: ANN001
     base, server = served("--defaults", timeout=180)  # default backends, as upstream started
 
     code, listed = curl(f"{base}/service/")
@@ -101,6 +101,14 @@ def test_upstream_demo_flow(served, defaults, media_url: str) -> None:  # noqa: 
     assert job["status"] == "finished", job
     first = job["result"]["results"][0]
     assert first["status"] == "ok" and first["result"] in CAT_CLASSES, first
+
+    # the CLI's --async shares the queue: the worker inside `oca serve` runs the job
+    r = oca("ai", "classify", str(CAT), "--async", "--json")
+    assert r.code == 0, r.err
+    job_id = r.jsonl()[0]["job"]["id"]
+    r = oca("job", "wait", job_id, "--timeout", "60", "--json")
+    assert r.code == 0, r.err
+    assert r.json()["results"][0]["result"] in CAT_CLASSES
 
     # probe a media file, sync=true
     code, probe = curl("-X", "POST", f"{base}/media/{media_id}/probe?sync=true",
