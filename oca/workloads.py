@@ -150,10 +150,17 @@ def driver_endpoint(meta: DriverMeta) -> str:
     cached = _endpoints.get(meta.ref)
     if cached and _answers_http(int(cached.rsplit(":", 1)[1])):
         return cached
-    from python_on_whales.exceptions import DockerException
-
     from oca.net import free_port
-    from oca.runtime.docker import NETWORK, client, containers, ensure_network, wrap
+    from oca.runtime.docker import (
+        NETWORK,
+        client,
+        containers,
+        docker_exception,
+        ensure_network,
+        wrap,
+    )
+
+    DockerException = docker_exception()
 
     tag = build_driver_image(meta)
     docker = client()

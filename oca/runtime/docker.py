@@ -91,9 +91,20 @@ def require_engine() -> None:
 
 
 def client() -> Any:
-    from python_on_whales import docker
-
+    try:
+        from python_on_whales import docker
+    except ImportError as e:
+        raise EngineUnavailable("python-on-whales is not installed",
+                                hint="pip install 'oca[docker]'") from e
     return docker
+
+
+def docker_exception() -> type[Exception]:
+    """python-on-whales' error class (a clean error when python-on-whales is missing)."""
+    client()
+    from python_on_whales.exceptions import DockerException
+
+    return DockerException
 
 
 def wrap(e: Exception, what: str) -> OcaError:
@@ -108,7 +119,7 @@ def wrap(e: Exception, what: str) -> OcaError:
 
 
 def ensure_network(name: str = NETWORK) -> None:
-    from python_on_whales.exceptions import DockerException
+    DockerException = docker_exception()
 
     docker = client()
     try:
@@ -120,7 +131,7 @@ def ensure_network(name: str = NETWORK) -> None:
 
 
 def remove_network_if_unused(name: str = NETWORK) -> bool:
-    from python_on_whales.exceptions import DockerException
+    DockerException = docker_exception()
 
     docker = client()
     try:
@@ -136,7 +147,7 @@ def remove_network_if_unused(name: str = NETWORK) -> bool:
 
 
 def containers(labels: dict[str, str], all_: bool = True) -> list[Any]:
-    from python_on_whales.exceptions import DockerException
+    DockerException = docker_exception()
 
     require_engine()
     try:
@@ -333,7 +344,7 @@ class DockerRuntime(Runtime):
 
     def _run_pow(self, spec: ServiceBase, work: Workload, name: str, labels: dict[str, str],
                  vol: str | None, sid: str, host_port: int) -> str:
-        from python_on_whales.exceptions import DockerException
+        DockerException = docker_exception()
 
         docker = client()
         try:
@@ -373,7 +384,7 @@ class DockerRuntime(Runtime):
             for cid in ids:
                 engine_api.remove(cid)
             return
-        from python_on_whales.exceptions import DockerException
+        DockerException = docker_exception()
 
         try:
             client().container.remove(ids, force=True, volumes=True)
@@ -406,7 +417,7 @@ class DockerRuntime(Runtime):
         return "running" if any(running for running, _ in found) else "stopped"
 
     def start(self, svc: Service) -> None:
-        from python_on_whales.exceptions import DockerException
+        DockerException = docker_exception()
 
         found = self._containers(svc)
         work = self.workload(svc, build=False)
@@ -428,7 +439,7 @@ class DockerRuntime(Runtime):
                    work.ready_timeout, svc.name)
 
     def stop(self, svc: Service) -> None:
-        from python_on_whales.exceptions import DockerException
+        DockerException = docker_exception()
 
         running = [c for c in self._containers(svc) if c.state.running]
         if running:
@@ -447,7 +458,7 @@ class DockerRuntime(Runtime):
             if purge:
                 engine_api.remove_volume(volume_name(svc.name))
             return
-        from python_on_whales.exceptions import DockerException
+        DockerException = docker_exception()
 
         docker = client()
         try:
