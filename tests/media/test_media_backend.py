@@ -254,3 +254,15 @@ def test_rtmp_push_reaches_an_rtmp_listener(media_service, clips, tmp_path) -> N
         listener.wait()
     kinds = {s["codec_type"]: s["codec_name"] for s in ffprobe(received)["streams"]}
     assert kinds == {"video": "h264", "audio": "aac"}
+
+
+def test_probe_cache_follows_file_changes(media_service, backend, clips) -> None:
+    folder = backend.data / "uploads" / "cachetest"
+    folder.mkdir(exist_ok=True)
+    target = folder / "clip.mp4"
+    target.write_bytes(clips["av"].read_bytes())
+    assert media.probe("cachetest/clip.mp4", service="ffm")["streams"]
+    assert media.probe("cachetest/clip.mp4", service="ffm")["streams"]  # served from cache
+    target.write_bytes(clips["text"].read_bytes())  # new size and mtime: probed again
+    with pytest.raises(BadInput, match="as media"):
+        media.probe("cachetest/clip.mp4", service="ffm")

@@ -51,6 +51,13 @@ def names(kind: str) -> frozenset[str]:
 
 
 def version() -> str:
+    with _LOCK:
+        if "version" not in _CACHE:
+            _CACHE["version"] = frozenset([_version()])
+        return next(iter(_CACHE["version"]))
+
+
+def _version() -> str:
     p = subprocess.run([binary(), "-hide_banner", "-version"],  # noqa: S603
                        capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL)
     first = p.stdout.splitlines()[0] if p.stdout else ""

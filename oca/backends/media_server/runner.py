@@ -29,6 +29,7 @@ from oca.ids import new_id
 TAIL_LINES = 20
 UPLOAD_TTL = 3600.0
 STOP_GRACE = 5.0
+PROBE_CACHE = 256
 MAX_RUNNING = 32  # ffmpeg processes at once; more is refused rather than thrashing the host
 PROBE_KEYS = {"f", "format", "video_size", "pixel_format", "framerate", "sample_rate",
               "channels", "ch_layout"}
@@ -161,6 +162,7 @@ class Runner:
         self.stream_host = stream_host
         self.probe_timeout = probe_timeout
         self.pipelines: dict[str, PipelineRun] = {}
+        self._probe_cache: dict[tuple[Any, ...], dict[str, Any]] = {}
         self.cond = threading.Condition()
         self._closed = False
         self._load()
@@ -172,8 +174,31 @@ class Runner:
         return ",".join(sorted(safety.INPUT_FORMATS & caps.names("demuxers")))
 
     def _probe(self, src: safety.Source, params: dict[str, Any] | None) -> dict[str, Any]:
-        extra = command.render_options(
-            {k: v for k, v in (params or {}).items() if k in PROBE_KEYS}, output=False)
+        """ffprobe JSON; a local file's result is reused while its identity is unchanged."""
+        probe_params = {k: v for k, v in (params or {}).items() if k in PROBE_KEYS}
+        key = None
+        if src.path is not None:
+            try:
+                st = src.path.stat()
+            except OSError:
+                st = None
+            if st is not None:
+                key = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns,
+                       json.dumps(probe_params, sort_keys=True))
+                with self.cond:
+                    hit = self._probe_cache.get(key)
+                if hit is not None:
+                    return hit
+        out = self._run_probe(src, probe_params)
+        if key is not None:
+            with self.cond:
+                if len(self._probe_cache) >= PROBE_CACHE:
+                    self._probe_cache.pop(next(iter(self._probe_cache)))
+                self._probe_cache[key] = out
+        return out
+
+    def _run_probe(self, src: safety.Source, probe_params: dict[str, Any]) -> dict[str, Any]:
+        extra = command.render_options(probe_params, output=False)
         args = [caps.binary("ffprobe"), "-hide_banner", "-v", "error", "-show_format",
                 "-show_streams", "-of", "json", "-format_whitelist", self._whitelist(),
                 "-protocol_whitelist", src.protocol_whitelist]
