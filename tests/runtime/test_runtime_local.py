@@ -103,3 +103,15 @@ def test_local_needs_a_local_recipe(oca) -> None:  # noqa: ANN001
     assert r.code == 6 and "cannot run as a local process" in r.err
     r = oca("service", "add", "x", "--recipe", "nope", "--runtime", "local")
     assert r.code == 3 and "unknown recipe" in r.err
+
+
+def test_no_engine_means_local_for_a_local_recipe(oca, oca_home, suffix) -> None:  # noqa: ANN001
+    env = {"DOCKER_HOST": "tcp://127.0.0.1:1"}
+    name = f"auto-{suffix}"
+    r = oca("--json", "service", "add", name, "--recipe", "echo-http", "--scope", "db", env=env)
+    assert r.code == 0, r.err
+    try:
+        assert r.json()["runtime"] == "local"
+        assert oca("service", "ping", name, env=env).code == 0
+    finally:
+        assert oca("service", "rm", name, "--purge", env=env).code == 0
