@@ -245,6 +245,21 @@ def meta_from_class(cls: type, entrypoint: str, where: str, path: str | None) ->
     return meta_from_dict(raw, where, source_type="plugin", entrypoint=entrypoint, path=path)
 
 
+_file_cache: dict[str, tuple[int, list[DriverMeta]]] = {}
+
+
+def _file_drivers(file: Path, folder: Path) -> list[DriverMeta]:
+    mtime = file.stat().st_mtime_ns
+    cached = _file_cache.get(str(file))
+    if cached is not None and cached[0] == mtime:
+        return list(cached[1])
+    module = import_file(file)
+    metas = [meta_from_class(cls, f"{file.resolve()}:{cls.__name__}", f"{file}:{cls.__name__}",
+                             str(folder)) for cls in classes_in(module)]
+    _file_cache[str(file)] = (mtime, metas)
+    return list(metas)
+
+
 def file_source() -> list[DriverMeta]:
     found = []
     for folder in plugin_file_dirs():
@@ -254,18 +269,24 @@ def file_source() -> list[DriverMeta]:
             if file.name.startswith("_") or not allowed(file.stem):
                 continue
             try:
-                module = import_file(file)
-                for cls in classes_in(module):
-                    found.append(meta_from_class(cls, f"{file.resolve()}:{cls.__name__}",
-                                                 f"{file}:{cls.__name__}", str(folder)))
+                found += _file_drivers(file, folder)
             except OcaError as e:
                 problems.append((str(file), e.message))
     return found
 
 
+_ep_cache: dict[str | None, tuple[list[DriverMeta], list[tuple[str, str]]]] = {}
+
+
 def entry_point_source() -> list[DriverMeta]:
+    """Installed packages' drivers; read once per process (installing needs a restart)."""
+    cached = _ep_cache.get(os.environ.get(ALLOW_ENV))
+    if cached is not None:
+        problems.extend(cached[1])
+        return list(cached[0])
     from importlib.metadata import entry_points
 
+    before = len(problems)
     found = []
     for ep in entry_points(group=ENTRY_POINT_GROUP):
         if not allowed(ep.name):
@@ -281,7 +302,8 @@ def entry_point_source() -> list[DriverMeta]:
             problems.append((f"entry point {ep.name}", e.message))
         except Exception as e:  # noqa: BLE001 - a broken third-party package must not break oca
             problems.append((f"entry point {ep.name}", f"{type(e).__name__}: {e}"))
-    return found
+    _ep_cache[os.environ.get(ALLOW_ENV)] = (found, problems[before:])
+    return list(found)
 
 
 register_source("native", native_source)

@@ -99,7 +99,7 @@ def create_app(driver_cls: type[Driver], default_meta: dict[str, Any] | None = N
     """The scope's REST app for `driver_cls`: one route per declared operation."""
     from fastapi import FastAPI, Request
     from fastapi.encoders import jsonable_encoder
-    from fastapi.responses import JSONResponse
+    from fastapi.responses import JSONResponse, Response
     from starlette.concurrency import run_in_threadpool
 
     instances = _Instances(driver_cls, default_meta or {})
@@ -172,7 +172,11 @@ def create_app(driver_cls: type[Driver], default_meta: dict[str, Any] | None = N
             except TypeError as e:
                 raise BadInput(f"{op.name}: {e}") from e
             result = await run_in_threadpool(method, **params)
-            return JSONResponse(jsonable_encoder(result))
+            try:
+                body = json.dumps(result, separators=(",", ":"), allow_nan=False)
+            except (TypeError, ValueError):
+                body = json.dumps(jsonable_encoder(result), separators=(",", ":"))
+            return Response(body, media_type="application/json")
 
         endpoint.__name__ = op.name
         endpoint.__annotations__ = {"request": Request, "return": Any}
