@@ -273,6 +273,12 @@ def jsonable(value: Any) -> Any:
     return str(value)  # UUID, Decimal, ...
 
 
+#: Every DML operation takes every RecordDMLOptions key, so that an option that does not
+#: apply (a where on insert, a ttl on SQLite) reaches the checks and is refused, not dropped.
+DML_PARAMS = ("table", "field_values", "where", "ttl", "timestamp", "field_conditions",
+              "exist_condition", "all")
+
+
 class DbDriver(Driver):
     """The db scope. Drivers set `backend` and implement the hooks."""
 
@@ -288,16 +294,11 @@ class DbDriver(Driver):
                   options={"dql": "JSON: fields, where, order_by, limit, allow_filtering"}),
         Operation("insert", "POST", "/table/{table}/record",
                   "Insert one record or a list of records in one transaction.",
-                  params=("table", "field_values", "ttl", "timestamp", "exist_condition"),
-                  body=True, idempotent=False),
+                  params=DML_PARAMS, body=True, idempotent=False),
         Operation("update", "PUT", "/table/{table}/record", "Update records (DML).",
-                  params=("table", "field_values", "where", "ttl", "timestamp",
-                          "field_conditions", "exist_condition"),
-                  body=True, idempotent=False),
+                  params=DML_PARAMS, body=True, idempotent=False),
         Operation("delete", "DELETE", "/table/{table}/record", "Delete records (DML).",
-                  params=("table", "where", "timestamp", "field_conditions",
-                          "exist_condition", "all"),
-                  body=True, idempotent=False),
+                  params=DML_PARAMS, body=True, idempotent=False),
     )
     capabilities: ClassVar[dict[str, Any]] = {
         "ttl": False, "timestamp": False, "field_conditions": True, "exist_condition": True,
