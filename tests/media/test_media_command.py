@@ -101,7 +101,7 @@ def test_filter_values_cannot_add_filters() -> None:
 @pytest.mark.parametrize("key", ["i", "-y /etc/passwd", "y", "map", "filter_complex",
                                  "passlogfile", "x264-params", "attach", "vstats_file",
                                  "protocol_whitelist", "progress", "fpre", "sdp_file",
-                                 "dump_attachment:t", "hls_segment_filename"])
+                                 "dump_attachment:t", "hls_segment_filename", "listen"])
 def test_hostile_option_keys(key: str) -> None:
     with pytest.raises(BadInput):
         safety.check_options({key: "/etc/passwd"}, "output")

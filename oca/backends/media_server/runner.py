@@ -251,7 +251,7 @@ class Runner:
 
     def _target(self, out: Output, oid: str) -> tuple[str, str, str | None, str | None]:
         """(target, ffmpeg's target argument, file name or None, forced format), checked."""
-        muxer = safety.check_container(out.container)
+        safety.check_container(out.container)
         if out.container == "mpegts":
             host = safety.check_host(out.udp_ip or self.stream_host, "udp_ip")
             port = out.udp_port or self._udp_port()
@@ -265,7 +265,6 @@ class Runner:
             host = safety.check_host(out.rtmp_ip, "rtmp_ip", port_ok=True)
             url = f"rtmp://{host}/{safety.check_rtmp_path(out.rtmp_path)}"
             return url, url, None, "flv"
-        del muxer
         name = f"{oid}.{out.container}"
         return name, name, name, None
 

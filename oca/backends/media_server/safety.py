@@ -61,7 +61,7 @@ DENIED_KEYS = frozenset(
     "vstats vstats_version report progress stats stats_period nostats nostdin hide_banner "
     "loglevel v fpre pre vpre apre spre benchmark benchmark_all debug_ts dump hex timelimit "
     "max_alloc abort_on xerror init_hw_device filter_hw_device hwaccel_device qsv_device "
-    "dump_separator cryptokey key_info_file target".split()
+    "dump_separator cryptokey key_info_file target listen http_proxy".split()
 )
 # Option names that take file paths, URLs or plugins (passlogfile, sdp_file, x264-params ...).
 DENIED_KEY_PARTS = re.compile(
