@@ -132,10 +132,26 @@ def add(source: str | Path, force: bool = False,
         if dest.exists():
             shutil.rmtree(dest)
         staging.rename(dest)
-        return discovery.read_metadata(dest, "plugin")
+        meta = discovery.read_metadata(dest, "plugin")
+        adopt(meta)
+        return meta
     finally:
         shutil.rmtree(staging, ignore_errors=True)
         shutil.rmtree(work, ignore_errors=True)
+
+
+def adopt(meta: DriverMeta) -> list[str]:
+    """Give the new driver to registered services that match it and have no driver yet."""
+    from oca.registry import Registry
+
+    registry = Registry()
+    names = []
+    for svc in registry.list(meta.scope):
+        if not svc.driver and svc.app == meta.app and \
+                discovery.version_matches(meta.app_version_match, svc.app_version):
+            registry.update(svc.id, {"driver": meta.ref})
+            names.append(svc.name)
+    return names
 
 
 def _existing(ref: str) -> DriverMeta | None:

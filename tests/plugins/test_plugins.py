@@ -112,6 +112,13 @@ def test_service_matching_a_plugin_uses_it(oca, oca_home, tmp_path) -> None:
     r = oca("--json", "service", "add", "kv1", "--scope", "db", "--app", "kvstore",
             "--app-version", "1.0", "--location", "127.0.0.1:9")
     assert r.code == 0 and r.json()["driver"] is None  # 1.0 does not match >=2,<3
+    # kv1 had no driver; a new driver version matching 1.0 is given to it when added
+    meta["version"], meta["app_version_match"] = "0.2.0", ">=1,<2"
+    (path / "metadata.json").write_text(json.dumps(meta))
+    assert oca("driver", "add", str(path)).code == 0
+    assert oca("--json", "service", "show", "kv1").json()["driver"] == "kv-driver-0.2.0"
+    assert oca("--json", "service", "show", "kv").json()["driver"] == "kv-driver-0.1.0"
+    assert oca("driver", "rm", "kv-driver-0.2.0", "--force").code == 0
     r = oca("db", "create-table", "t", "--column", "id:int", "--service", "kv")
     assert r.code == 0, r.err  # the echo scaffold answers through the one call path
     # removing a driver in use needs --force; native drivers cannot be removed
