@@ -100,6 +100,19 @@ def update(ref: str, changes: ServiceUpdate) -> Service:
     return Registry().update(ref, changes)
 
 
+def assign_driver(ref: str, driver: str) -> DriverMeta:
+    """Give a service a driver (upstream's POST /service/{id}/driver) and start it if it is
+    a container driver. The driver must serve the service's scope."""
+    svc = Registry().get(ref)
+    meta = discovery.get_driver(driver)
+    if svc.scope and meta.scope != svc.scope:
+        raise BadInput(f"driver {meta.ref} serves scope {meta.scope}, not {svc.scope}",
+                       hint=f"list {svc.scope} drivers with `oca driver ls --scope {svc.scope}`")
+    _start_driver(svc.model_copy(update={"driver": meta.ref}))
+    Registry().update(svc.id, {"driver": meta.ref})
+    return meta
+
+
 def remove(ref: str, purge: bool = False) -> Service:
     registry = Registry()
     svc = registry.get(ref)
