@@ -91,14 +91,11 @@ def avail_drivers(service_id: str) -> list[dict[str, Any]]:
 
 
 @router.post("/service/{service_id}/driver", tags=MGMT,
-             summary="Assign a driver to a service; returns the driver")
+             summary="Assign (and start) a driver for a service; returns the driver")
 def assign_driver(service_id: str, body: DriverCreate) -> dict[str, Any]:
-    from oca import discovery, services
-    from oca.models import ServiceUpdate as CoreUpdate
+    from oca import services
 
-    meta = discovery.get_driver(body.name)
-    services.update(service_id, CoreUpdate(driver=meta.ref))
-    return meta.public()
+    return services.assign_driver(service_id, body.name).public()
 
 
 @router.get("/driver/", tags=MGMT, summary="List drivers (native, then plugins)")

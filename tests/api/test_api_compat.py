@@ -144,6 +144,10 @@ def test_drivers(client, echo_id: str) -> None:  # noqa: ANN001
     assert r.status_code == 404 and "dlrs-torchub-driver" in r.json()["status"]
     r = client.post(f"/service/{echo_id}/driver", json={"name": "echo-db"})
     assert r.status_code == 200 and r.json()["name"] == "echo-db"
+    assert client.get(f"/service/{echo_id}").json()["driver"] == "echo-db-0.1.0"
+    r = client.post(f"/service/{echo_id}/driver", json={"name": "echo-ai"})
+    assert r.status_code == 422 and "scope ai, not db" in r.json()["status"]
+    assert client.get(f"/service/{echo_id}").json()["driver"] == "echo-db-0.1.0"
     assert client.post("/driver/", json={"name": "echo-db"}).json()["version"] == "0.1.0"
 
 
