@@ -143,6 +143,28 @@ def _wait(container: Any, port: int, meta: DriverMeta) -> None:
         time.sleep(0.05)
 
 
+def _running_endpoint(meta: DriverMeta) -> str | None:
+    """A running, current, answering driver container found over the Engine API, if any
+    (one-shot CLI calls then need neither python-on-whales nor the docker CLI)."""
+    from oca.runtime import engine_api
+    from oca.runtime.docker import require_engine
+
+    if not engine_api.available():
+        return None
+    require_engine()
+    tag = build_driver_image(meta)
+    try:
+        image_id = engine_api.request("GET", f"/images/{tag}/json")["Id"]
+    except OcaError:
+        return None
+    for c in engine_api.list_ids({"oca.role": ROLE, "oca.driver": meta.ref}):
+        ports = [p.get("PublicPort") for p in c.get("Ports") or [] if p.get("PublicPort")]
+        if c.get("ImageID") == image_id and c.get("State") == "running" and ports \
+                and _answers_http(int(ports[0])):
+            return f"http://127.0.0.1:{ports[0]}"
+    return None
+
+
 def driver_endpoint(meta: DriverMeta) -> str:
     """Base URL of the driver's running container, building and starting it if needed."""
     if meta.location and meta.location.startswith(("http://", "https://")):
@@ -150,6 +172,10 @@ def driver_endpoint(meta: DriverMeta) -> str:
     cached = _endpoints.get(meta.ref)
     if cached and _answers_http(int(cached.rsplit(":", 1)[1])):
         return cached
+    fast = _running_endpoint(meta)
+    if fast:
+        _endpoints[meta.ref] = fast
+        return fast
     from oca.net import free_port
     from oca.runtime.docker import (
         NETWORK,
