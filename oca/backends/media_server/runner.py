@@ -167,6 +167,16 @@ class Runner:
         self._closed = False
         self._load()
         threading.Thread(target=self._reaper, name="ttl-reaper", daemon=True).start()
+        threading.Thread(target=self._warm, name="caps", daemon=True).start()
+
+    def _warm(self) -> None:
+        """Read ffmpeg's capability lists now, so the first pipeline does not wait for them."""
+        try:
+            for kind in ("demuxers", "muxers", "encoders", "filters", "decoders"):
+                caps.names(kind)
+            caps.version()
+        except Exception:  # noqa: BLE001 - reported by the first call that needs them
+            pass
 
     # --- probe ---------------------------------------------------------------------------
 
