@@ -59,6 +59,10 @@ class AIModelMeta(_Lenient):
     kwargs: dict[str, Any] | None = None
 
 
+class ModelName(_Lenient):
+    name: str
+
+
 class Column(_Lenient):
     name: str
     datatype: str

@@ -9,6 +9,7 @@ same call run later by a worker) and returns upstream's job ticket.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, File, Query, UploadFile
@@ -16,6 +17,7 @@ from fastapi import APIRouter, File, Query, UploadFile
 from oca.api.schemas import (
     AIModelMeta,
     InputFile,
+    ModelName,
     Pipeline,
     RecordDMLOptions,
     Table,
@@ -56,9 +58,24 @@ def serve(service_id: str, body: AIModelMeta, sync: bool = SYNC, ttl: int = TTL)
 
 @router.post("/ai/{service_id}/predict", summary="Classify an uploaded image")
 def predict(service_id: str, image_file: UploadFile = File(...), sync: bool = SYNC,
-            ttl: int = TTL) -> Any:
-    data = image_file.file.read()
-    return run("ai", service_id, "predict", {"img": data}, sync, ttl)
+            ttl: int = TTL,
+            model: str | None = Query(None, description="oca: model name (default: the "
+                                      "service's default)"),
+            top_k: int = Query(5, ge=1, le=100, description="oca: labels per image")) -> Any:
+    params: dict[str, Any] = {"img": image_file.file.read(), "top_k": top_k}
+    if model:
+        params["model"] = model
+    return run("ai", service_id, "predict", params, sync, ttl)
+
+
+@router.get("/ai/{service_id}/models", summary="oca: models the backend knows")
+def models(service_id: str, sync: bool = SYNC, ttl: int = TTL) -> Any:
+    return run("ai", service_id, "models", {}, sync, ttl)
+
+
+@router.post("/ai/{service_id}/unload", summary="oca: unload a model")
+def unload(service_id: str, body: ModelName, sync: bool = SYNC, ttl: int = TTL) -> Any:
+    return run("ai", service_id, "unload", {"name": body.name}, sync, ttl)
 
 
 # -- db ---------------------------------------------------------------------------------------
@@ -138,8 +155,27 @@ def transcode(service_id: str, body: Pipeline, sync: bool = SYNC, ttl: int = TTL
 
 
 @router.get("/media/{service_id}/pipeline/{pipeline_id}", summary="Status of a pipeline")
-def get_outputs(service_id: str, pipeline_id: str, sync: bool = SYNC, ttl: int = TTL) -> Any:
-    return run("media", service_id, "pipeline_status", {"pipeline_id": pipeline_id}, sync, ttl)
+def get_outputs(service_id: str, pipeline_id: str, sync: bool = SYNC, ttl: int = TTL,
+                wait: float | None = Query(None, ge=0, le=300, description=(
+                    "oca: long-poll up to this many seconds for a change"))) -> Any:
+    params: dict[str, Any] = {"pipeline_id": pipeline_id}
+    if wait is not None:
+        params["wait"] = wait
+    return run("media", service_id, "pipeline_status", params, sync, ttl)
+
+
+@router.get("/media/{service_id}/pipeline", summary="oca: pipelines the backend knows")
+def list_pipelines(service_id: str, sync: bool = SYNC, ttl: int = TTL) -> Any:
+    return run("media", service_id, "list_pipelines", {}, sync, ttl)
+
+
+@router.post("/media/{service_id}/upload",
+             summary="oca: send a media file to the backend; returns the source to use")
+def upload(service_id: str, file: UploadFile = File(...), sync: bool = SYNC,
+           ttl: int = TTL) -> Any:
+    name = Path(file.filename or "upload").name
+    return run("media", service_id, "upload", {"file": file.file.read(), "name": name}, sync,
+               ttl)
 
 
 @router.delete("/media/{service_id}/pipeline/{pipeline_id}", summary="Stop a pipeline")

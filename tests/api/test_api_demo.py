@@ -69,7 +69,9 @@ def defaults(oca_home: Path):  # noqa: ANN201
 
 
 @pytest.mark.slow
-def test_upstream_demo_flow(served, defaults, media_url: str, oca) -> None:  # noqa: ANN001
+def test_upstream_demo_flow(served, defaults, media_url: str, oca,  # noqa: ANN001
+                            tmp_path: Path) -> None:
+    media_root = tmp_path / "www"
     base, server = served("--defaults", timeout=180)  # default backends, as upstream started
 
     code, listed = curl(f"{base}/service/")
@@ -117,6 +119,15 @@ def test_upstream_demo_flow(served, defaults, media_url: str, oca) -> None:  # n
     kinds = {s["codec_type"] for s in probe["streams"]}
     assert kinds == {"video", "audio"}
     assert abs(float(probe["format"]["duration"]) - 3.0) < 0.2
+
+    # oca's extra: upload a local file, then use the source the backend gives back
+    clip = media_url.rsplit("/", 1)[1]
+    code, up = curl("-X", "POST", f"{base}/media/{media_id}/upload?sync=true",
+                    "-F", f"file=@{media_root / clip}")
+    assert code == 200 and up["source"], up
+    code, probe2 = curl("-X", "POST", f"{base}/media/{media_id}/probe?sync=true",
+                        "-d", json.dumps({"source": up["source"]}))
+    assert code == 200 and probe2["format"]["duration"] == probe["format"]["duration"]
 
     # run a pipeline (upstream's demo shape: cut, scale + hue filters, libx264 in mkv)
     pipeline = {
