@@ -20,7 +20,7 @@ from typing import Any
 from oca import config
 from oca.errors import BackendUnreachable, BadInput
 from oca.models import Service, ServiceBase
-from oca.net import free_port, http_ready, split_hostport, tcp_ready, wait_until
+from oca.net import free_port, health_check, split_hostport, wait_until
 from oca.recipes import Recipe, get_recipe
 from oca.runtime.base import Runtime, Status
 
@@ -63,9 +63,7 @@ def _alive(state: dict[str, Any] | None) -> bool:
 
 
 def ready_check(recipe: Recipe, host: str, port: int) -> bool:
-    if recipe.health.startswith("http:"):
-        return http_ready(f"http://{host}:{port}{recipe.health[5:]}")
-    return tcp_ready(host, port)
+    return health_check(recipe.health, host, port)
 
 
 def last_lines(path: Path, lines: int = 20) -> str:
