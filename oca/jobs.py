@@ -589,5 +589,8 @@ def consumer(workers: int = 2, embedded: bool = False) -> Any:
 
     cls = EmbeddedConsumer if embedded else Consumer
     recover()
+    # Poll the SQLite queue often (a job should start within ~0.25 s); Redis blocks instead.
+    # On shutdown, running jobs get 10 s; a job cut off then is failed by recover().
     return cls(queue(), workers=workers, worker_type="thread", periodic=False,
-               initial_delay=0.02, backoff=1.3, max_delay=0.25, check_worker_health=True)
+               initial_delay=0.02, backoff=1.3, max_delay=0.25, check_worker_health=True,
+               shutdown_timeout=10)
