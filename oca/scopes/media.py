@@ -83,8 +83,12 @@ def resolve(ref: str | None = None, status: Status = None) -> Service:
     from oca import services
     from oca.registry import Registry
 
-    if not ref and not Registry().list("media"):
-        return ensure_default(status)
+    if not ref:
+        found = Registry().list("media")
+        if not found:
+            return ensure_default(status)
+        if len(found) == 1:
+            return _revive(found[0], status)
     return _revive(services.pick("media", ref), status)
 
 
