@@ -32,7 +32,7 @@ def templates_dir() -> Path:
 
 
 def is_git_url(source: str) -> bool:
-    return bool(GIT_RE.match(source)) or (source.endswith(".git") and not Path(source).exists())
+    return bool(GIT_RE.match(source))
 
 
 def _clone(url: str, dest: Path) -> Path:
@@ -41,7 +41,11 @@ def _clone(url: str, dest: Path) -> Path:
     if not git:
         raise Unavailable("git is not installed", hint="apt-get install -y git")
     url, _, ref = url.partition("#")
-    cmd = [git, "clone", "--quiet", "--depth", "1"]
+    # Only plain transports: no `ext::` helpers or other remote-helper command execution.
+    cmd = [git, "-c", "protocol.allow=never", "-c", "protocol.https.allow=always",
+           "-c", "protocol.http.allow=always", "-c", "protocol.ssh.allow=always",
+           "-c", "protocol.git.allow=always", "-c", "protocol.file.allow=always",
+           "clone", "--quiet", "--depth", "1"]
     if ref:
         cmd += ["--branch", ref]
     p = subprocess.run([*cmd, "--", url, str(dest)], capture_output=True, text=True,  # noqa: S603
