@@ -89,3 +89,21 @@ def many_images(tmp_path: Path) -> list[Path]:
             shutil.copy(IMAGES / src, dest)
             out.append(dest)
     return out
+
+
+@pytest.fixture(autouse=True)
+def _no_leftover_servers(oca_home: Path):  # noqa: ANN202
+    """Whatever a test leaves registered in its home (even when it fails) is removed: local
+    server processes and containers must not outlive the test."""
+    yield
+    if not (oca_home / "registry.json").exists():
+        return
+    from oca import services
+    from oca.errors import OcaError
+
+    for svc in services.ls():
+        if svc.runtime in ("local", "docker"):
+            try:
+                services.remove(svc.id, purge=True)
+            except OcaError:
+                pass
