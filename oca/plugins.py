@@ -2,7 +2,8 @@
 
 `add` validates a driver folder (or a git URL), builds its image when it is a container
 driver, and only then registers it by copying it into `$OCA_HOME/drivers/<name>-<version>/`:
-a broken plugin leaves nothing behind. `POST /driver/` in `oca serve` calls `add` too.
+a broken plugin leaves nothing behind. It is the one function to wire behind `POST /driver/`
+of `oca serve` (body `{"name", "source_type", "location": PATH or GIT_URL}`).
 """
 
 from __future__ import annotations
@@ -104,8 +105,11 @@ def build_image(meta: DriverMeta, source: Path | None = None,
 def add(source: str | Path, force: bool = False,
         progress: Callable[..., None] | None = None) -> DriverMeta:
     """Validate, build (container drivers) and register a driver folder or git URL."""
+    from filelock import FileLock
+
     root = config.plugin_drivers_dir()
     root.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(str(root / ".lock"), timeout=600)
     staging = root / f".staging-{uuid.uuid4().hex[:8]}"
     work = Path(tempfile.mkdtemp(prefix="oca-driver-"))
     try:
@@ -118,6 +122,7 @@ def add(source: str | Path, force: bool = False,
                 raise NotFound(f"no driver folder at {folder}",
                                hint="pass a folder holding metadata.json, or a git URL")
         meta = discovery.read_metadata(folder, "plugin")
+        lock.acquire()  # one add/rm at a time: the conflict check and the rename go together
         existing = _existing(meta.ref)
         if existing is not None and (existing.source_type == "native" or not force):
             raise Conflict(f"driver {meta.ref} is already registered ({existing.source_type})",
@@ -140,6 +145,8 @@ def add(source: str | Path, force: bool = False,
         adopt(meta)
         return meta
     finally:
+        if lock.is_locked:
+            lock.release()
         shutil.rmtree(staging, ignore_errors=True)
         shutil.rmtree(work, ignore_errors=True)
 
@@ -186,7 +193,12 @@ def remove(ref: str, force: bool = False) -> DriverMeta:
     if used and not force:
         raise Conflict(f"driver {meta.ref} is used by service(s): {', '.join(used)}",
                        hint="remove or update those services first, or pass --force")
-    shutil.rmtree(folder)
+    from filelock import FileLock
+
+    with FileLock(str(folder.parent / ".lock"), timeout=600):
+        if not folder.is_dir():
+            raise NotFound(f"driver {meta.ref} was removed meanwhile")
+        shutil.rmtree(folder)
     if meta.kind == "container":
         stop_driver(meta)
     return meta

@@ -32,7 +32,7 @@ def scaffold(oca, tmp_path: Path, name: str, scope: str, kind: str = "python",
 
 def registered(oca_home: Path) -> list[str]:
     root = oca_home / "drivers"
-    return sorted(p.name for p in root.iterdir()) if root.is_dir() else []
+    return sorted(p.name for p in root.iterdir() if p.name != ".lock") if root.is_dir() else []
 
 
 # --- native echo drivers and the suites ------------------------------------------------------
@@ -497,7 +497,23 @@ def test_home_plugin_folder_is_cleaned_of_staging(oca, oca_home, tmp_path) -> No
     path = scaffold(oca, tmp_path, "stage", "db")
     (path / "metadata.json").write_text("{")
     assert oca("driver", "add", str(path)).code == 6
-    leftovers = [p.name for p in (oca_home / "drivers").iterdir()]
-    assert leftovers == []
+    assert registered(oca_home) == []  # no .staging-* copy left behind
     assert shutil.which("git")  # the git URL path relies on it
     assert os.environ["OCA_HOME"] == str(oca_home)
+
+
+def test_concurrent_adds_of_one_driver_register_it_once(oca_home, tmp_path) -> None:
+    import sys
+
+    path = tmp_path / "race"
+    shutil.copytree(ROOT / "templates" / "db", path)
+    (path / "metadata.json").write_text(json.dumps({
+        "name": "race", "version": "0.1.0", "app": "race", "app_version_match": ">=0",
+        "scope": "db", "entrypoint": "driver.py:EchoDbDriver"}))
+    env = {**os.environ, "OCA_HOME": str(oca_home)}
+    procs = [subprocess.Popen([sys.executable, "-m", "oca", "driver", "add", str(path)],
+                              env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for _ in range(3)]
+    codes = sorted(p.wait(60) for p in procs)
+    assert codes == [0, 4, 4], [p.stderr.read() for p in procs]
+    assert registered(oca_home) == ["race-0.1.0"]
