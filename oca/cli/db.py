@@ -132,7 +132,7 @@ def _count(result: dict[str, Any], verb: str) -> None:
 @app.command("insert")
 def insert(
     table: str = typer.Argument(...),
-    source: str = typer.Argument(None, metavar="[-]", help="'-' reads JSON Lines from stdin."),
+    source: str = typer.Argument(None, metavar="-", help="'-' reads JSON Lines from stdin."),
     values: str = typer.Option(None, "--values",
                                help="A JSON object, or an array of objects."),
     file: str = typer.Option(None, "--file", "-F", help="A JSON Lines file ('-': stdin)."),
