@@ -517,3 +517,24 @@ def test_concurrent_adds_of_one_driver_register_it_once(oca_home, tmp_path) -> N
     codes = sorted(p.wait(60) for p in procs)
     assert codes == [0, 4, 4], [p.stderr.read() for p in procs]
     assert registered(oca_home) == ["race-0.1.0"]
+
+
+@pytest.mark.docker
+@pytest.mark.slow
+@pytest.mark.parametrize("scope", ["ai", "media"])
+def test_container_scaffolds_of_the_other_scopes_pass(oca, docker_engine, tmp_path,
+                                                      scope) -> None:
+    from python_on_whales import docker
+
+    name = f"boxed-{scope}"
+    path = scaffold(oca, tmp_path, name, scope, kind="container")
+    r = oca("driver", "add", str(path))
+    assert r.code == 0, r.err
+    try:
+        r = oca("--json", "driver", "test", name)
+        assert r.code == 0, r.out + r.err
+        assert r.json()["via"] == "http" and r.json()["passed"]
+    finally:  # keep the image (rebuilt only when its inputs change), drop the container
+        label = ("label", f"oca.driver={name}-0.1.0")
+        for c in docker.container.list(all=True, filters=[label]):
+            docker.container.remove(c, force=True)
