@@ -92,7 +92,7 @@ def media_service(backend: Backend):  # noqa: ANN201
 
 
 def children_ffmpeg(parent: int) -> list[int]:
-    """Pids of live ffmpeg processes whose parent is `parent`."""
+    """Pids of live pipeline ffmpeg processes (not capability listings) of `parent`."""
     found = []
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
@@ -102,5 +102,10 @@ def children_ffmpeg(parent: int) -> list[int]:
         name = text[text.find("(") + 1:text.rfind(")")]
         fields = text[text.rfind(")") + 2:].split()
         if name == "ffmpeg" and int(fields[1]) == parent and fields[0] != "Z":
-            found.append(int(stat.parent.name))
+            try:
+                cmdline = (stat.parent / "cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if b"-progress" in cmdline:
+                found.append(int(stat.parent.name))
     return found

@@ -266,3 +266,37 @@ def test_probe_cache_follows_file_changes(media_service, backend, clips) -> None
     target.write_bytes(clips["text"].read_bytes())  # new size and mtime: probed again
     with pytest.raises(BadInput, match="as media"):
         media.probe("cachetest/clip.mp4", service="ffm")
+
+
+def test_http_source_is_passed_through(media_service, clips, tmp_path) -> None:
+    import functools
+    import subprocess
+    import threading
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+    # python's http.server ignores Range requests: serve a clip with its index up front
+    subprocess.run(["ffmpeg", "-hide_banner", "-loglevel", "error", "-y", "-i", str(clips["av"]),
+                    "-c", "copy", "-movflags", "+faststart", str(tmp_path / "av.mp4")],
+                   check=True, timeout=60)
+    handler = functools.partial(SimpleHTTPRequestHandler, directory=str(tmp_path))
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/av.mp4"
+    try:
+        out_dir = tmp_path / "out"
+        out_dir.mkdir()
+        res = media.transcode(url, media.shorthand("mkv", "copy", "copy"),
+                              output_dir=str(out_dir), service="ffm")
+    finally:
+        server.shutdown()
+    out = Path(res["outputs"][0]["path"])
+    assert out.name == "av.mkv"
+    assert {s["codec_name"] for s in ffprobe(out)["streams"]} == {"h264", "aac"}
+    assert url in media.status(res["id"], "ffm")[0]["command"]
+
+
+def test_an_output_with_nothing_in_it_is_an_error(media_service, clips, tmp_path) -> None:
+    spec = {"input_file": {"source": "", "params": {"ss": 60}},  # past the end of the clip
+            "outputs": [{"container": "mkv"}]}
+    with pytest.raises(BadInput, match="exit"):
+        media.transcode(str(clips["av"]), spec, output_dir=str(tmp_path), service="ffm")

@@ -16,7 +16,8 @@ from oca.backends.media_server import safety
 from oca.contract.media import Channel, Output
 from oca.errors import BadInput
 
-FIXED = ["-hide_banner", "-nostdin", "-nostats", "-n", "-progress", "pipe:1"]
+FIXED = ["-hide_banner", "-nostdin", "-nostats", "-n", "-abort_on", "empty_output", "-progress",
+         "pipe:1"]
 STREAM_TYPES = {"video": "v", "audio": "a", "subtitle": "s"}
 NETWORK_TIMEOUT_US = "15000000"
 
