@@ -43,7 +43,7 @@ class App:
         self.default = default
         self.max_batch = max_batch
         self.max_wait = max_wait
-        workers = max(2, os.cpu_count() or 1)
+        workers = int(os.environ.get("OCA_AI_DECODE_THREADS", "0")) or max(2, os.cpu_count() or 1)
         self.decode_pool = ThreadPoolExecutor(workers, thread_name_prefix="decode")
         self.infer_pool = ThreadPoolExecutor(1, thread_name_prefix="infer")
         self.load_pool = ThreadPoolExecutor(1, thread_name_prefix="load")
