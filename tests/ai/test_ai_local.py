@@ -138,6 +138,12 @@ def test_models_load_from_path_and_unload(oca, ai_ext, ai_model, tmp_path) -> No
     assert listing["default"] == "efficientnet-lite0"
     assert any(m["name"] == "efficientnet-lite0" and m["loaded"] for m in listing["models"])
 
+    assert oca("ai", "classify", str(IMAGES / "cat.jpg")).code == 0
+    seen = oca("ai", "usage", "--json").json()["stats"]["images"]
+    r = oca("ai", "load", "efficientnet-lite0")  # already loaded: a no-op, counters kept
+    assert r.code == 0 and r.out.strip() == "model efficientnet-lite0 loaded", r.err
+    assert oca("ai", "usage", "--json").json()["stats"]["images"] == seen >= 1
+
     copy = tmp_path / "lite-copy.onnx"
     shutil.copy(ai_model, copy)
     r = oca("ai", "load", "lite-copy", "--path", str(copy), "--json")

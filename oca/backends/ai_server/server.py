@@ -49,6 +49,7 @@ class App:
         self.load_pool = ThreadPoolExecutor(1, thread_name_prefix="load")
         self.batchers: dict[str, Batcher] = {}
         self.requests = 0
+        self.retired = [0, 0]  # images, batches of batchers dropped by unload/reload
         self.started = time.time()
 
     # ------------------------------------------------------------ handlers
@@ -79,8 +80,8 @@ class App:
     async def usage(self, *_: Any) -> Any:
         import onnxruntime as ort
 
-        images = sum(b.images for b in self.batchers.values())
-        batches = sum(b.batches for b in self.batchers.values())
+        images = self.retired[0] + sum(b.images for b in self.batchers.values())
+        batches = self.retired[1] + sum(b.batches for b in self.batchers.values())
         return {
             "info": f"oca model server {VERSION} (ONNX Runtime {ort.__version__})",
             "urls": URLS,
@@ -115,7 +116,9 @@ class App:
         loop = asyncio.get_running_loop()
         model = await loop.run_in_executor(self.load_pool, self.catalogue.serve, name, path,
                                            kwargs)
-        self.batchers.pop(model.spec.name, None)  # a reloaded model gets a fresh batcher
+        old = self.batchers.get(model.spec.name)
+        if old is not None and old.model is not model:  # a reloaded model: fresh batcher
+            self._retire(model.spec.name)
         return {"status": "ok", "result": f"model {model.spec.name} loaded",
                 "model": model.describe()}
 
@@ -123,8 +126,15 @@ class App:
         name = str(self._json(body).get("name") or "")
         if not self.catalogue.unload(name):
             raise ModelError(f"model {name!r} is not loaded")
-        self.batchers.pop(name, None)
+        self._retire(name)
         return {"status": "ok", "result": f"model {name} unloaded"}
+
+    def _retire(self, name: str) -> None:
+        """Drop a model's batcher (it drains what it holds), keeping its counters."""
+        b = self.batchers.pop(name, None)
+        if b is not None:
+            self.retired[0] += b.images
+            self.retired[1] += b.batches
 
     async def _batcher(self, name: str) -> Batcher:
         b = self.batchers.get(name)
