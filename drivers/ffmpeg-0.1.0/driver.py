@@ -55,8 +55,10 @@ class FfmpegDriver(MediaDriver):
         err = data.get("error") if isinstance(data, dict) else None
         if isinstance(err, dict):
             cls = _ERRORS.get(str(err.get("type")), OcaError)
-            raise cls(str(err.get("message")), hint=err.get("hint"),
-                      detail=data.get("description"))
+            message = str(err.get("message"))
+            detail = data.get("description")
+            raise cls(message, hint=err.get("hint"),
+                      detail=None if detail == message else detail)
         text = body.decode(errors="replace")[:300]
         if status < 500:
             raise BadInput(f"media backend refused the request: {text}")
