@@ -5,8 +5,6 @@ from __future__ import annotations
 import socket
 import struct
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 
 
@@ -30,6 +28,9 @@ def tcp_ready(host: str, port: int, timeout: float = 0.5) -> bool:
 
 
 def http_ready(url: str, timeout: float = 1.0) -> bool:
+    import urllib.error
+    import urllib.request
+
     try:
         with urllib.request.urlopen(url, timeout=timeout) as r:  # noqa: S310 - our own URL
             return 200 <= r.status < 300
