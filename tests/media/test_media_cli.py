@@ -65,6 +65,12 @@ def test_probe_and_no_wait_then_stop(cli, clips, tmp_path) -> None:
     assert [s["status"] for s in r.json()] == ["stopped"]
     assert not Path(f"/proc/{r.json()[0]['pid']}").exists()
 
+    # the default is revived on the next call, and pipelines survive its restart
+    assert cli("service", "stop", "media-default").code == 0
+    r = cli("--json", "media", "ls")
+    assert r.code == 0, r.err
+    assert [(p["id"], p["status"]) for p in r.json()] == [(pid, "stopped")]
+
 
 def write(tmp_path: Path, data: dict) -> str:
     p = tmp_path / "bad.json"
