@@ -92,16 +92,20 @@ def main() -> None:
         ids = [(i * 7919) % args.rows for i in range(args.selects)]
         point = "SELECT * FROM raw_t WHERE id = %s"
 
+        cpu: dict[str, list[float]] = {"raw": [], "oca": []}
+
         def raw_points() -> float:
-            t = time.perf_counter()
+            c, t = time.process_time(), time.perf_counter()
             for i in ids:
                 conn.execute(point, (i,)).fetchall()
+            cpu["raw"].append(time.process_time() - c)
             return time.perf_counter() - t
 
         def oca_points() -> float:
-            t = time.perf_counter()
+            c, t = time.process_time(), time.perf_counter()
             for i in ids:
                 db.select("oca_t", where={"id": i}, service=name)
+            cpu["oca"].append(time.process_time() - c)
             return time.perf_counter() - t
 
         assert db.select("oca_t", where={"id": 5}, service=name)[0]["name"] == "user 5"
@@ -110,6 +114,8 @@ def main() -> None:
             raw_runs.append(raw_points())
             oca_runs.append(oca_points())
         raw_p, oca_p = min(raw_runs), min(oca_runs)
+        cpu_over = (statistics.median(cpu["oca"]) - statistics.median(cpu["raw"])) * 1000 / \
+            len(ids)
 
         n, m = args.rows, args.selects
         print(f"bulk insert {n} rows, one transaction (best of {args.repeat}):")
@@ -125,6 +131,9 @@ def main() -> None:
         print(f"  oca db.select        {oca_p * 1000 / m:8.3f} ms/call")
         print(f"  overhead = {(oca_p - raw_p) * 1000 / m:.3f} ms/call (goal <= 1 ms); "
               f"ratio oca/psycopg throughput = {raw_p / oca_p:.2f}x")
+        print(f"  CPU time of this process: overhead {cpu_over:.3f} ms/call (median; "
+              f"insensitive to other load on the machine)")
+        print(f"load average at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
         conn.close()
     finally:
         from oca import calls

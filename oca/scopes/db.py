@@ -40,13 +40,42 @@ def ensure_default() -> Service:
         return Registry().get(DEFAULT_NAME)
 
 
+_resolved: dict[tuple[str | None, str | None], tuple[tuple[int, int, int], Service]] = {}
+_paths: dict[str | None, str] = {}
+
+
 def resolve(service: str | Service | None = None) -> Service:
-    """The db service a call uses."""
+    """The db service a call uses.
+
+    Cached per process while the registry file is unchanged: the registry is only ever
+    replaced whole (new inode, new mtime), so its stat tells whether a cached answer holds.
+    This saves a registry read per call on hot paths (`oca serve`, scripts, the bench).
+    """
     if isinstance(service, Service):
         return service
+    import os
+
     from oca import services
 
-    return services.pick("db", service)
+    home = os.environ.get("OCA_HOME")
+    path = _paths.get(home)
+    if path is None:
+        from oca import config
+
+        path = _paths[home] = str(config.registry_path())
+    key = (home, service)
+    try:
+        st = os.stat(path)
+        sig = (st.st_ino, st.st_mtime_ns, st.st_size)
+    except OSError:
+        sig = None
+    hit = _resolved.get(key)
+    if sig is not None and hit is not None and hit[0] == sig:
+        return hit[1]
+    svc = services.pick("db", service)
+    if sig is not None:  # the stat taken before reading: a change meanwhile misses next time
+        _resolved[key] = (sig, svc)
+    return svc
 
 
 def _call(service: str | Service | None, op: str, **params: Any) -> Any:
