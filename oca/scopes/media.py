@@ -23,7 +23,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from oca.errors import BadInput, Conflict, OcaError
+from oca.errors import BadInput, Conflict, OcaError, Unavailable
 from oca.models import Service
 
 DEFAULT_NAME = "media-default"
@@ -52,7 +52,7 @@ def ensure_default(status: Status = None) -> Service:
             if svc.name == DEFAULT_NAME:
                 return _revive(svc, status)
         if not shutil.which("ffmpeg") or not shutil.which("ffprobe"):
-            raise OcaError("ffmpeg is not installed on this machine", hint=(
+            raise Unavailable("ffmpeg is not installed on this machine", hint=(
                 "install it (apt-get install ffmpeg), or run the media backend in a "
                 "container: oca service add media --recipe media --runtime docker"))
         from oca import services
