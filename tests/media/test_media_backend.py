@@ -300,3 +300,34 @@ def test_an_output_with_nothing_in_it_is_an_error(media_service, clips, tmp_path
             "outputs": [{"container": "mkv"}]}
     with pytest.raises(BadInput, match="exit"):
         media.transcode(str(clips["av"]), spec, output_dir=str(tmp_path), service="ffm")
+
+
+def test_a_silent_source_times_out_instead_of_hanging(tmp_path) -> None:
+    """An http source that accepts and never answers: ffprobe is cut off at --probe-timeout."""
+    import subprocess
+    import sys
+
+    from oca.net import free_port, http_ready, wait_until
+
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "oca.backends.media_server", "--port",
+                             str(port), "--data", str(tmp_path), "--probe-timeout", "2"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        assert wait_until(lambda: http_ready(url + "/ping"), 20)
+        req = urllib.request.Request(url + "/probe", method="POST", data=json.dumps(
+            {"source": f"http://127.0.0.1:{silent.getsockname()[1]}/never.mp4"}).encode())
+        t0 = time.monotonic()
+        with pytest.raises(urllib.error.HTTPError) as e:
+            urllib.request.urlopen(req, timeout=30)
+        assert e.value.code == 504
+        assert json.loads(e.value.read())["error"]["type"] == "timeout"
+        assert time.monotonic() - t0 < 10
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        silent.close()
