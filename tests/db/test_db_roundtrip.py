@@ -96,55 +96,83 @@ def test_bulk_insert_with_one_bad_row_writes_nothing(run, table: str) -> None:
     assert r.code == 0 and r.json() == {"count": 499}
 
 
-@pytest.mark.parametrize("args", [
-    ["insert", "--values", '{"id": 1}', "--ttl", "60"],
-    ["insert", "--values", '{"id": 1}', "--timestamp", "1700000000000000"],
-    ["update", "--set", '{"id": 2}', "--where", '{"id": 1}', "--ttl", "5"],
-    ["delete", "--where", '{"id": 1}', "--timestamp", "5"],
-])
-def test_options_the_backend_cannot_honour_are_refused(run, table: str, args: list[str]) -> None:
+def test_options_the_backend_cannot_honour_are_refused(run, backend, table: str) -> None:
+    from oca.errors import BadInput
+    from oca.scopes import db
+
     assert run("db", "create-table", table, "-c", "id:int", "-k", "id").code == 0
-    r = run("db", args[0], table, *args[1:])
-    assert r.code == 6
-    assert "cannot honour" in r.err and r.err.startswith("error: ")
-    assert run("db", "select", table, "--json").out == ""
+    r = run("db", "insert", table, "--values", '{"id": 1}', "--ttl", "60")
+    assert r.code == 6 and r.err.startswith("error: ") and "cannot honour ttl" in r.err
+    svc = backend.service
+    for call in (lambda: db.insert(table, {"id": 1}, timestamp=1700000000000000, service=svc),
+                 lambda: db.update(table, {"id": 2}, {"id": 1}, ttl=5, service=svc),
+                 lambda: db.delete(table, {"id": 1}, timestamp=5, service=svc)):
+        with pytest.raises(BadInput, match="cannot honour"):
+            call()
+    assert db.select(table, service=svc) == []
 
 
-def test_errors_and_exit_codes(run, table: str) -> None:
+def test_errors_and_exit_codes(run, backend, table: str) -> None:
+    from oca.errors import BadInput
+    from oca.scopes import db
+
     assert run("db", "create-table", table, "-c", "id:int", "-c", "n:int", "-k", "id").code == 0
     r = run("db", "create-table", table, "-c", "id:int")
     assert r.code == 4 and "already exists" in r.err
     r = run("db", "select", "no_such_table")
     assert r.code == 3 and r.err.startswith("error: table not found")
-    r = run("db", "describe", "no_such_table")
-    assert r.code == 3
     assert run("db", "insert", table, "--values", '{"id": 1, "n": 1}').code == 0
     r = run("db", "insert", table, "--values", '{"id": 1, "n": 2}')
     assert r.code == 4 and "hint:" in r.err
+    r = run("db", "select", table, "--where", '{"missing": 1}', "--json")
+    assert r.code == 6 and r.json()["error"]["type"] == "invalid_input"
+    # the same core without the process start: every one of these is invalid input
+    svc = backend.service
     cases = [
+        lambda: db.describe("no_such_table", service=svc),  # NotFound, checked below
+        lambda: db.update(table, {}, {"id": 1}, service=svc),
+        lambda: db.update(table, {"n": 1}, {}, service=svc),
+        lambda: db.delete(table, service=svc),
+        lambda: db.delete(table, {"id": 1}, all=True, service=svc),
+        lambda: db.select(table, where={"id": {"~": 1}}, service=svc),
+        lambda: db.select(table, fields=["id", "missing"], service=svc),
+        lambda: db.select(table, order_by="missing", service=svc),
+        lambda: db.insert(table, {"id": 2.5}, service=svc),
+        lambda: db.insert(table, {"id": 99999999999}, service=svc),
+        lambda: db.insert(table, {"id": 3, "nope": 1}, service=svc),
+        lambda: db.insert(table, {"id": 3}, exist_condition="if_exist", service=svc),
+        lambda: db.update(table, {"n": 1}, {"id": 1}, exist_condition="if_not_exist",
+                          service=svc),
+        lambda: db.create_table("t2_" + table, [{"name": "id", "datatype": "varbinary"}],
+                                service=svc),
+        lambda: db.create_table("t4_" + table, ["id:int"], ["nope"], service=svc),
+        lambda: db.create_table("t5_" + table, ["id:int", "ID:int"], service=svc),
+    ]
+    from oca.errors import NotFound
+
+    with pytest.raises(NotFound):
+        cases[0]()
+    for i, call in enumerate(cases[1:], start=1):
+        with pytest.raises(BadInput):
+            call()
+            pytest.fail(f"case {i} was accepted")
+    assert db.select(table, service=svc) == [{"id": 1, "n": 1}]
+
+
+def test_cli_input_errors(oca, table: str) -> None:
+    assert oca("db", "create-table", table, "-c", "id:int", "-k", "id").code == 0
+    for args in [
         ("delete", table),                                           # no --where, no --all
         ("delete", table, "--where", '{"id": 1}', "--all"),
-        ("update", table, "--set", "{}", "--where", '{"id": 1}'),
         ("select", table, "--where", "{not json"),
-        ("select", table, "--where", '{"id": {"~": 1}}'),
-        ("select", table, "--where", '{"missing": 1}'),
-        ("select", table, "--fields", "id,missing"),
-        ("insert", table, "--values", '{"id": 2.5}'),
-        ("insert", table, "--values", '{"id": 99999999999}'),
-        ("insert", table, "--values", '[1, 2]'),
+        ("insert", table, "--values", "[1, 2]"),
         ("insert", table),
-        ("create-table", "t2_" + table, "-c", "id:varbinary"),
+        ("insert", table, "--values", "{}", "-"),
         ("create-table", "t3_" + table, "-c", "id"),
-        ("create-table", "t4_" + table, "-c", "id:int", "-k", "nope"),
-    ]
-    for args in cases:
-        r = run("db", *args)
+    ]:
+        r = oca("db", *args)
         assert r.code == 6, (args, r.code, r.err)
         assert r.err.startswith("error: ") and "Traceback" not in r.err, (args, r.err)
-    r = run("db", "select", table, "--where", "{not json", "--json")
-    assert r.code == 6 and r.json()["error"]["type"] == "invalid_input"
-    r = run("db", "select", table, "--json")
-    assert r.jsonl() == [{"id": 1, "n": 1}]
 
 
 def test_types_round_trip(run, backend, table: str) -> None:
