@@ -71,11 +71,24 @@ class AtomicJSONStorage(Storage):
         pass
 
 
+def _default_path() -> Path:
+    """`config.registry_path()`, resolved once per OCA_HOME (it creates the folder: a
+    syscall per request in `oca serve` otherwise)."""
+    key = (os.environ.get("OCA_HOME", ""), os.environ.get("XDG_DATA_HOME", ""))
+    path = _paths.get(key)
+    if path is None:
+        path = _paths[key] = config.registry_path()
+    return path
+
+
+_paths: dict[tuple[str, str], Path] = {}
+
+
 class Registry:
     """Services by id and by unique name."""
 
     def __init__(self, path: Path | None = None) -> None:
-        self.path = path or config.registry_path()
+        self.path = path or _default_path()
 
     @contextmanager
     def _open(self, write: bool) -> Iterator[Any]:
@@ -94,17 +107,18 @@ class Registry:
         Writers replace the file whole (a new inode), so (inode, mtime, size) changes with
         every write; a long-running `oca serve` then skips re-parsing on every request.
         """
+        where = str(self.path)
         try:
-            st = os.stat(self.path)
+            st = os.stat(where)
         except FileNotFoundError:
             return []
         key = (st.st_ino, st.st_mtime_ns, st.st_size)
-        hit = _read_cache.get(str(self.path))
+        hit = _read_cache.get(where)
         if hit is not None and hit[0] == key:
             return hit[1]
         data = AtomicJSONStorage(self.path).read() or {}
         rows = list((data.get("services") or {}).values())
-        _read_cache[str(self.path)] = (key, rows)
+        _read_cache[where] = (key, rows)
         return rows
 
     def list(self, scope: str | None = None) -> list[Service]:
