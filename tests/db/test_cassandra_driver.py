@@ -182,3 +182,125 @@ def test_round_trip_against_a_server(oca) -> None:
     assert r.code == 6
     assert db("select", table, "--where", '{"id": 1}', "--json").jsonl() == []
     assert db("delete", table, "--all").code == 0
+
+
+# --- The driver's glue around the DataStax session, on a FAKE session ---------------------
+# No Cassandra server exists here, so these tests replace only the network session (named
+# Fake* below): the driver's own code, the contract checks, and the real `cassandra`
+# exception classes are used as is. The integration test above covers a real server.
+
+
+class FakeColumn:
+    def __init__(self, name: str, cql_type: str) -> None:
+        self.name, self.cql_type = name, cql_type
+
+
+class FakeTable:
+    def __init__(self, columns: dict[str, str], key: list[str]) -> None:
+        self.columns = {n: FakeColumn(n, t) for n, t in columns.items()}
+        self.primary_key = [self.columns[k] for k in key]
+
+
+class FakeCluster:
+    def __init__(self, tables: dict) -> None:  # noqa: ANN001
+        ks = type("KS", (), {"tables": tables})()
+        self.metadata = type("M", (), {"keyspaces": {"oca_ks": ks}})()
+
+    def refresh_table_metadata(self, keyspace: str, table: str) -> None:
+        pass
+
+    def refresh_schema_metadata(self) -> None:
+        pass
+
+    def shutdown(self) -> None:
+        pass
+
+
+class FakeResult(list):
+    def one(self):  # noqa: ANN201
+        return self[0] if self else None
+
+
+class FakeSession:
+    def __init__(self) -> None:
+        self.log: list[tuple[str, list]] = []
+        self.answer: list[dict] = []
+        self.fail: Exception | None = None
+
+    def prepare(self, cql: str):  # noqa: ANN201
+        return type("Prepared", (), {"query_string": cql, "fetch_size": None})()
+
+    def execute(self, stmt, params=None):  # noqa: ANN001, ANN201
+        if self.fail:
+            raise self.fail
+        self.log.append((getattr(stmt, "query_string", stmt), list(params or [])))
+        return FakeResult(self.answer)
+
+
+@pytest.fixture
+def fake(cql):  # noqa: ANN001, ANN201
+    d = cql.CassandraDriver(["10.0.0.1:9042", "10.0.0.2:9043"], {})
+    d._cluster = FakeCluster({"users": FakeTable(
+        {"id": "int", "name": "text", "doc": "text", "at": "timestamp"}, ["id"])})
+    d._session = FakeSession()
+    return d
+
+
+def test_glue_statements_and_parameters(fake) -> None:
+    s = fake._session
+    assert (fake.contact_points, fake.port) == (["10.0.0.1", "10.0.0.2"], 9043)
+    assert fake.insert("users", field_values={"id": 1, "name": "a'; DROP", "at":
+                                              "2024-01-01T00:00:00Z"}, ttl=30) == {"count": 1}
+    cql_text, params = s.log[-1]
+    assert cql_text == 'INSERT INTO "users" ("id", "name", "at") VALUES (?, ?, ?) USING TTL ?'
+    assert params[:2] == [1, "a'; DROP"] and params[3] == 30
+    assert params[2].isoformat() == "2024-01-01T00:00:00+00:00"
+
+    s.answer = [{"[applied]": False, "id": 1, "name": "x"}]
+    assert fake.insert("users", field_values={"id": 1}, exist_condition="if_not_exist") == \
+        {"count": 0, "applied": False}
+    s.answer = [{"[applied]": True}]
+    assert fake.update("users", field_values={"name": "b"}, where={"id": 1},
+                       field_conditions={"name": "a"}, timestamp=9) == {"applied": True}
+    assert s.log[-1] == ('UPDATE "users" USING TIMESTAMP ? SET "name" = ? WHERE "id" = ? '
+                         'IF "name" = ?', [9, "b", 1, "a"])
+    s.answer = []
+    assert fake.delete("users", where={"id": 1}) == {"applied": True}
+    assert fake.delete("users", all=True) == {"applied": True}
+    assert s.log[-1][0] == 'TRUNCATE "users"'
+
+    s.answer = [{"id": 1, "name": "a", "doc": None,
+                 "at": __import__("datetime").datetime(2024, 1, 1, 12, 0)}]
+    rows = fake.select("users", {"where": {"id": 1}, "fields": ["id", "name", "at"]})
+    assert rows == [{"id": 1, "name": "a", "doc": None, "at": "2024-01-01T12:00:00+00:00"}]
+    assert s.log[-1] == ('SELECT "id", "name", "at" FROM "users" WHERE "id" = ?', [1])
+    d = fake.describe_table("users")
+    assert d["primary_key"] == ["id"]
+    assert [(c["name"], c["datatype"]) for c in d["columns"]][:2] == [("id", "int"),
+                                                                       ("name", "text")]
+
+
+def test_glue_errors_map_to_exit_codes(fake) -> None:
+    from cassandra import AlreadyExists, InvalidRequest, OperationTimedOut
+    from cassandra.cluster import NoHostAvailable
+
+    from oca.errors import BackendUnreachable, Conflict, NotFound, Timeout
+
+    s = fake._session
+    with pytest.raises(NotFound):
+        fake.select("ghost")  # not in the metadata: refused before any statement
+    with pytest.raises(BadInput, match="no column"):
+        fake.insert("users", field_values={"id": 1, "nope": 2})
+    with pytest.raises(BadInput):
+        fake.insert("users", field_values={"id": "1"})
+    n = len(s.log)
+    for exc, err in [(InvalidRequest("unconfigured table users"), NotFound),
+                     (InvalidRequest("Cannot execute this query as it might involve data "
+                                     "filtering"), BadInput),
+                     (AlreadyExists(keyspace="oca_ks", table="users"), Conflict),
+                     (OperationTimedOut("timed out"), Timeout),
+                     (NoHostAvailable("none", {}), BackendUnreachable)]:
+        s.fail = exc
+        with pytest.raises(err):
+            fake.select("users", {"where": {"name": "a"}})
+    assert len(s.log) == n  # nothing reached the fake after the refusals
