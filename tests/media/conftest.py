@@ -13,25 +13,12 @@ import signal
 import subprocess
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from media_helpers import Backend, ffmpeg
 
 from oca.net import free_port, http_ready, wait_until
-
-
-def ffmpeg(*args: str) -> None:
-    subprocess.run(["ffmpeg", "-hide_banner", "-loglevel", "error", "-y", *args], check=True,
-                   timeout=120)
-
-
-def ffprobe(path: Path | str) -> dict:
-    import json
-
-    p = subprocess.run(["ffprobe", "-v", "error", "-show_format", "-show_streams", "-of",
-                        "json", str(path)], capture_output=True, check=True, timeout=30)
-    return json.loads(p.stdout)
 
 
 @pytest.fixture(scope="session")
@@ -47,14 +34,6 @@ def clips(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     text = d / "notes.txt"
     text.write_text("this is not a video\n" * 50)
     return {"av": av, "text": text, "dir": d}
-
-
-@dataclass
-class Backend:
-    url: str
-    port: int
-    data: Path
-    proc: subprocess.Popen
 
 
 @pytest.fixture(scope="session")
@@ -89,23 +68,3 @@ def media_service(backend: Backend):  # noqa: ANN201
         name="ffm", scope="media", app="oca-ffmpeg", app_version="0.1.0",
         locations={"node1": f"127.0.0.1:{backend.port}"}, runtime="external",
     ))
-
-
-def children_ffmpeg(parent: int) -> list[int]:
-    """Pids of live pipeline ffmpeg processes (not capability listings) of `parent`."""
-    found = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            text = stat.read_text()
-        except OSError:
-            continue
-        name = text[text.find("(") + 1:text.rfind(")")]
-        fields = text[text.rfind(")") + 2:].split()
-        if name == "ffmpeg" and int(fields[1]) == parent and fields[0] != "Z":
-            try:
-                cmdline = (stat.parent / "cmdline").read_bytes().split(b"\0")
-            except OSError:
-                continue
-            if b"-progress" in cmdline:
-                found.append(int(stat.parent.name))
-    return found

@@ -11,10 +11,10 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from media_helpers import Backend, children_ffmpeg, ffprobe
 
 from oca.errors import BadInput, NotFound
 from oca.scopes import media
-from tests.media.conftest import Backend, children_ffmpeg, ffprobe
 
 
 def upload(svc, clip: Path) -> str:  # noqa: ANN001

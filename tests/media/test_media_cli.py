@@ -6,8 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-
-from tests.media.conftest import ffprobe
+from media_helpers import ffprobe
 
 
 @pytest.fixture

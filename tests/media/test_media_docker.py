@@ -5,8 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-
-from tests.media.conftest import ffprobe
+from media_helpers import ffprobe
 
 
 @pytest.mark.docker
