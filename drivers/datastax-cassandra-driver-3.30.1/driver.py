@@ -28,6 +28,7 @@ from oca.contract.db import (
     Table,
     jsonable,
     native_to_portable,
+    nothing_written,
 )
 from oca.errors import BackendUnreachable, BadInput, Conflict, NotFound, OcaError, Timeout
 
@@ -382,7 +383,7 @@ class CassandraDriver(DbDriver):
             result = self.session.execute(batch)
         except Exception as e:
             err = _error(e, table)
-            err.message += "; nothing was written"
+            err = nothing_written(err)
             raise err from e
         return self._applied(result, len(rows))
 

@@ -21,6 +21,7 @@ from oca.contract.db import (
     Table,
     jsonable,
     native_to_portable,
+    nothing_written,
 )
 from oca.errors import BackendUnreachable, BadInput, Conflict, NotFound, OcaError, Timeout
 
@@ -277,7 +278,7 @@ class PostgresDriver(DbDriver):
                 self._schemas.clear()
                 err = _error(e, table)
                 if len(rows) > 1:
-                    err.message += "; nothing was written"
+                    err = nothing_written(err)
                 raise err from e
         return {"count": count}
 

@@ -15,7 +15,15 @@ from pathlib import Path
 from typing import Any
 
 from oca import sqlsafe
-from oca.contract.db import DQL, TYPES, DbDriver, RecordDMLOptions, Table, native_to_portable
+from oca.contract.db import (
+    DQL,
+    TYPES,
+    DbDriver,
+    RecordDMLOptions,
+    Table,
+    native_to_portable,
+    nothing_written,
+)
 from oca.errors import BackendUnreachable, BadInput, Conflict, NotFound, OcaError, Timeout
 
 NATIVE = native_to_portable("sqlite")
@@ -241,7 +249,7 @@ class SqliteDriver(DbDriver):
             except sqlite3.Error as e:
                 err = _error(e, table)
                 if len(rows) > 1:
-                    err.message += "; nothing was written"
+                    err = nothing_written(err)
                 raise err from e
         return {"count": count}
 

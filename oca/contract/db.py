@@ -22,7 +22,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
 
 from oca.contract.base import Driver, Operation, ops
-from oca.errors import BadInput, NotFound
+from oca.errors import BadInput, NotFound, OcaError
 from oca.sqlsafe import MAX_IDENT, OPERATORS, check_ident, parse_order
 
 # The portable type vocabulary and its per-backend map (documented in docs/db.md).
@@ -254,6 +254,11 @@ def _fast_ok(ptype: str, values: tuple[Any, ...]) -> bool:
     return False
 
 
+def nothing_written(err: OcaError) -> OcaError:
+    """The same error, saying that a many-record write was rolled back."""
+    return type(err)(f"{err.message}; nothing was written", hint=err.hint)
+
+
 def jsonable(value: Any) -> Any:
     """A backend value as JSON can carry it (timestamps and dates as ISO text, UUIDs as text)."""
     if value is None or isinstance(value, str | int | float | bool | dict | list):
@@ -378,9 +383,10 @@ class DbDriver(Driver):
                     clean[i] = {c: coerce(v, t, c)
                                 for (c, v), t in zip(rows[i].items(), ptypes, strict=True)}
                 except BadInput as e:
-                    if len(rows) > 1:
-                        e.message = f"record {i + 1}: {e.message}; nothing was written"
-                    raise
+                    if len(rows) == 1:
+                        raise
+                    raise BadInput(f"record {i + 1}: {e.message}; nothing was written",
+                                   hint=e.hint) from e
         return self._insert(table, clean, o)
 
     def update(self, table: str, **options: Any) -> dict[str, Any]:

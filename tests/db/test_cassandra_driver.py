@@ -228,12 +228,35 @@ class FakeSession:
         self.fail: Exception | None = None
 
     def prepare(self, cql: str):  # noqa: ANN201
+        if cql.startswith("INSERT"):  # a real PreparedStatement, so a real batch can bind it
+            import re
+
+            from cassandra.cqltypes import BooleanType, DateType, Int32Type, LongType, UTF8Type
+            from cassandra.metadata import Metadata
+            from cassandra.protocol import ColumnMetadata
+            from cassandra.query import PreparedStatement
+
+            kinds = {"int": Int32Type, "text": UTF8Type, "timestamp": DateType,
+                     "boolean": BooleanType}
+            cols = re.search(r'\(([^)]*)\) VALUES', cql).group(1).replace('"', "").split(", ")
+            meta = [ColumnMetadata("oca_ks", "users", c, kinds[self.types[c]]) for c in cols]
+            if "TTL ?" in cql:
+                meta.append(ColumnMetadata("oca_ks", "users", "[ttl]", Int32Type))
+            if "TIMESTAMP ?" in cql:
+                meta.append(ColumnMetadata("oca_ks", "users", "[timestamp]", LongType))
+            return PreparedStatement.from_message(b"q", meta, [], Metadata(), cql, "oca_ks", 4,
+                                                  [], None, None)
         return type("Prepared", (), {"query_string": cql, "fetch_size": None})()
 
     def execute(self, stmt, params=None):  # noqa: ANN001, ANN201
         if self.fail:
             raise self.fail
-        self.log.append((getattr(stmt, "query_string", stmt), list(params or [])))
+        from cassandra.query import BatchStatement
+
+        if isinstance(stmt, BatchStatement):
+            self.log.append(("BATCH", [(stmt.batch_type.name, len(stmt))]))
+        else:
+            self.log.append((getattr(stmt, "query_string", stmt), list(params or [])))
         return FakeResult(self.answer)
 
 
@@ -243,6 +266,7 @@ def fake(cql):  # noqa: ANN001, ANN201
     d._cluster = FakeCluster({"users": FakeTable(
         {"id": "int", "name": "text", "doc": "text", "at": "timestamp"}, ["id"])})
     d._session = FakeSession()
+    d._session.types = {"id": "int", "name": "text", "doc": "text", "at": "timestamp"}
     return d
 
 
@@ -304,3 +328,15 @@ def test_glue_errors_map_to_exit_codes(fake) -> None:
         with pytest.raises(err):
             fake.select("users", {"where": {"name": "a"}})
     assert len(s.log) == n  # nothing reached the fake after the refusals
+
+
+def test_glue_bulk_insert_is_one_logged_batch(fake) -> None:
+    s = fake._session
+    rows = [{"id": i, "name": f"n{i}", "doc": '{"k": 1}'} for i in range(50)]
+    assert fake.insert("users", field_values=rows, ttl=60, timestamp=7) == {"count": 50}
+    assert s.log[-1] == ("BATCH", [("LOGGED", 50)])
+    n = len(s.log)
+    rows[25]["id"] = "x"
+    with pytest.raises(BadInput, match="record 26.*nothing was written"):
+        fake.insert("users", field_values=rows)
+    assert len(s.log) == n
