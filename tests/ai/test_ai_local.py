@@ -126,6 +126,28 @@ def test_bad_input_exit_6_and_the_server_stays_up(oca, ai_ext, tmp_path) -> None
     assert oca("service", "ping", "ai-ext", "--json").json() == {"status": "ok"}
 
 
+def test_exif_orientation_is_applied(oca, ai_ext, tmp_path) -> None:  # noqa: ANN001
+    from PIL import Image
+
+    upright = Image.open(IMAGES / "cat.jpg")
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "rotate 90 degrees clockwise to display"
+    turned = tmp_path / "turned.jpg"
+    upright.rotate(90, expand=True).save(turned, quality=92, exif=exif)
+    plain = tmp_path / "turned-no-exif.jpg"
+    upright.rotate(90, expand=True).save(plain, quality=92)
+    r = oca("ai", "classify", str(IMAGES / "cat.jpg"), str(turned), str(plain), "--json")
+    assert r.code == 0, r.err
+    out = {x["file"]: {y["label"]: y["score"] for y in x["labels"]} for x in r.jsonl()}
+    a, b, c = out[str(IMAGES / "cat.jpg")], out[str(turned)], out[str(plain)]
+
+    def dist(x: dict, y: dict) -> float:
+        return sum(abs(x.get(k, 0) - y.get(k, 0)) for k in set(x) | set(y))
+
+    assert sum(b.get(k, 0) for k in CAT_CLASSES) > 0.5, b  # seen upright: a cat
+    assert dist(a, b) < 0.2 < dist(a, c), (a, b, c)  # the sideways one is seen differently
+
+
 def test_missing_file_is_not_found(oca, ai_ext) -> None:  # noqa: ANN001
     r = oca("ai", "classify", "/nonexistent/cat.jpg")
     assert r.code == 3 and r.err.startswith("error: no such file: /nonexistent/cat.jpg")

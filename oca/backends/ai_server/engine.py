@@ -107,14 +107,17 @@ def decode(data: bytes, size: int = 224, resize: int = 256, mean: list[float] | 
             f"{MAX_PIXELS / 1e6:.0f} Mpx (decompression-bomb guard)",
             hint="downscale the image first",
         )
+    orientation, fmt = _orientation(im), im.format
     try:
         scale = resize / min(w, h)
-        if im.format == "JPEG":
+        if fmt == "JPEG":
             im.draft("RGB", (max(resize, round(w * scale)), max(resize, round(h * scale))))
         if im.mode != "RGB":
             im = im.convert("RGB")
         else:
             im.load()
+        if orientation in _TRANSPOSE:  # camera photos: upright as a viewer shows them
+            im = im.transpose(_TRANSPOSE[orientation])
         w2, h2 = im.size  # draft may have shrunk it
         s2 = resize / min(w2, h2)
         crop = size / s2
@@ -124,11 +127,21 @@ def decode(data: bytes, size: int = 224, resize: int = 256, mean: list[float] | 
         arr = np.asarray(im, dtype=np.float32)
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
         msg = str(e) or type(e).__name__
-        raise ModelError(f"broken image ({im.format or 'unknown format'}): {msg}",
+        raise ModelError(f"broken image ({fmt or 'unknown format'}): {msg}",
                          hint="the file may be truncated or corrupt") from e
     m = np.asarray(mean or IMAGENET_MEAN, dtype=np.float32) * 255.0
     inv = 1.0 / (np.asarray(std or IMAGENET_STD, dtype=np.float32) * 255.0)
     return np.ascontiguousarray(((arr - m) * inv).transpose(2, 0, 1))
+
+
+_TRANSPOSE = {2: 0, 3: 3, 4: 1, 5: 5, 6: 4, 7: 6, 8: 2}  # EXIF orientation → Image.Transpose
+
+
+def _orientation(im: Any) -> int:
+    try:
+        return int(im.getexif().get(0x0112, 1))
+    except Exception:  # noqa: BLE001 - broken EXIF is not a reason to refuse the image
+        return 1
 
 
 def top_k(logits: np.ndarray, labels: list[str], k: int) -> list[dict[str, Any]]:
