@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -39,15 +40,25 @@ def sh(cmd: list[str], env: dict[str, str] | None = None) -> str:
     return p.stdout.strip()
 
 
+def child_cpu() -> float:
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
+CPU: dict[str, list[float]] = {"raw": [], "oca": []}
+
+
 def raw_round() -> tuple[float, float]:
     name = f"bench-raw-{uuid.uuid4().hex[:8]}"
     port = free_port()
+    c0 = child_cpu()
     t0 = time.perf_counter()
     sh(["docker", "run", "-d", "--init", "--name", name, "--network", "oca_network",
         "--pull", "never", "-p", f"127.0.0.1:{port}:6379", IMAGE,
         "redis-server", "--bind", "0.0.0.0", "--protected-mode", "no", "--save", ""])
     assert wait_until(lambda: redis_ready("127.0.0.1", port), 30, every=0.01)
     up = time.perf_counter() - t0
+    CPU["raw"].append(child_cpu() - c0)
     t0 = time.perf_counter()
     sh(["docker", "rm", "-f", name])
     return up, time.perf_counter() - t0
@@ -55,9 +66,11 @@ def raw_round() -> tuple[float, float]:
 
 def oca_round(env: dict[str, str]) -> tuple[float, float]:
     name = f"bench-{uuid.uuid4().hex[:8]}"
+    c0 = child_cpu()
     t0 = time.perf_counter()
     sh([*OCA, "service", "add", name, "--recipe", "redis"], env)
     up = time.perf_counter() - t0
+    CPU["oca"].append(child_cpu() - c0)
     # independent check that it really is ready when add returns
     loc = sh([*OCA, "service", "show", name, "--json"], env)
     import json
@@ -103,6 +116,9 @@ def main() -> None:
     print(f"raw docker rm -f           : {med(raw_rm):.3f} s")
     print(f"oca service rm             : {med(oca_rm):.3f} s ({min(oca_rm):.3f}-{max(oca_rm):.3f})"
           f"  ratio {med(oca_rm) / med(raw_rm):.2f}x  goal <= 1 s")
+    print(f"client CPU per start (user+sys of the processes run): raw "
+          f"{med(CPU['raw']):.3f} s, oca {med(CPU['oca']):.3f} s")
+    print(f"load average during the run: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     t0 = time.perf_counter()
     sh([sys.executable, "-c", "pass"])
     print(f"python start-up alone      : {time.perf_counter() - t0:.3f} s")
