@@ -438,18 +438,43 @@ def enqueue(service: Any, op: str, params: dict[str, Any] | None = None,
         raise BadInput(f"invalid ttl {ttl!r}: expected seconds >= 0")
     job_id = str(uuid.uuid4())
     params = _stash(job_id, dict(params or {}))
-    try:
-        json.dumps(params)
-    except TypeError as e:
-        raise BadInput(f"job parameters must be JSON: {e}") from e
     rec = {"id": job_id, "status": "queued", "queue": svc.name, "service": svc.id, "op": op,
            "params": params, "result": None, "error": None, "ttl": ttl or DEFAULT_TTL,
            "created": time.time(), "started": None, "ended": None, "expires": None}
     s = store()
-    _guard(s.create, rec)
-    _guard(queue()._oca_task, job_id)
+    created = False
+    try:
+        try:
+            json.dumps(params)
+        except TypeError as e:
+            raise BadInput(f"job parameters must be JSON: {e}") from e
+        _guard(s.create, rec)
+        created = True
+        _guard(queue()._oca_task, job_id)
+    except BaseException as e:
+        _discard_uploads(params)
+        if created:  # recorded but not queued: nobody would ever run it
+            end = time.time()
+            reason = e.to_dict() if isinstance(e, OcaError) else {
+                "type": "internal", "message": f"{type(e).__name__}: {e}", "hint": None}
+            _try(s.update, job_id, status="failed", error=reason, ended=end,
+                 expires=end + rec["ttl"])
+        raise
     pos = _guard(s.position, rec)
     return {"id": job_id, "status": "queued", "queue": svc.name, "position": pos}
+
+
+def _discard_uploads(params: dict[str, Any]) -> None:
+    for v in params.values():
+        if isinstance(v, dict) and set(v) == {UPLOAD_TAG}:
+            (uploads_dir() / Path(str(v[UPLOAD_TAG])).name).unlink(missing_ok=True)
+
+
+def _try(fn: Any, *args: Any, **kwargs: Any) -> None:
+    try:
+        fn(*args, **kwargs)
+    except Exception:  # noqa: BLE001 - best effort while reporting another error
+        pass
 
 
 def run(job_id: str) -> None:
@@ -508,9 +533,7 @@ def cancel(job_id: str) -> dict[str, Any]:
     if not _guard(s.cancel, job_id):
         current = get(job_id)
         raise Conflict(f"job {job_id} is {current['status']}, only queued jobs can be canceled")
-    for v in (rec.get("params") or {}).values():
-        if isinstance(v, dict) and set(v) == {UPLOAD_TAG}:
-            (uploads_dir() / Path(str(v[UPLOAD_TAG])).name).unlink(missing_ok=True)
+    _discard_uploads(rec.get("params") or {})
     return get(job_id)
 
 

@@ -220,3 +220,22 @@ def test_job_of_a_killed_worker_ends_failed_not_stuck(oca_home: Path, spawn, ech
         job["error"]["message"], job
     after = jobs.enqueue(echo_id, "ping", {})
     assert jobs.wait(after["id"], timeout=30)["status"] == "finished", w2.output()
+
+
+def test_queue_down_is_503_and_sync_calls_still_work(oca_home: Path, echo_id: str,  # noqa: ANN001
+                                                     scope_service, monkeypatch) -> None:
+    from fastapi.testclient import TestClient
+
+    from oca.api.app import create_app
+
+    ai_id = scope_service("ai")
+    monkeypatch.setenv("OCA_QUEUE_URL", f"redis://127.0.0.1:{free_port()}/0")
+    with TestClient(create_app(worker=False)) as c:
+        r = c.get(f"/db/{echo_id}/table")
+        assert r.status_code == 503 and r.json()["error"]["type"] == "unavailable"
+        assert "unreachable" in r.json()["status"]
+        assert c.get(f"/db/{echo_id}/table?sync=true").status_code == 200
+        assert c.get("/job/whatever").status_code == 503
+        r = c.post(f"/ai/{ai_id}/predict", files={"image_file": ("a.jpg", b"\xff\xd8x")})
+        assert r.status_code == 503
+    assert list((oca_home / "uploads").glob("*")) == []  # the stored upload was removed
