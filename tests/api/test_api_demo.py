@@ -72,6 +72,7 @@ def defaults(oca_home: Path):  # noqa: ANN201
 def test_upstream_demo_flow(served, defaults, media_url: str, oca,  # noqa: ANN001
                             tmp_path: Path) -> None:
     media_root = tmp_path / "www"
+    require(shutil.which("curl") is not None, "curl is not installed")
     base, server = served("--defaults", timeout=180)  # default backends, as upstream started
 
     code, listed = curl(f"{base}/service/")
