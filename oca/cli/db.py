@@ -102,6 +102,16 @@ def select(
     cols = [f.strip() for f in fields.split(",") if f.strip()] if fields else None
     rows = db.stream(table, json_object(where, "--where"), cols, limit, order_by or None,
                      allow_filtering, service)
+    try:
+        _print_rows(table, rows, cols)
+    except BrokenPipeError:
+        # the reader had enough (`| head`): stop pulling rows, and exit 0 like other tools
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+
+
+def _print_rows(table: str, rows: Any, cols: list[str] | None) -> None:
     if render.STATE.json:
         for row in rows:
             render.emit_jsonl(row)

@@ -74,3 +74,17 @@ def test_concurrent_first_use_and_writers_on_the_default(oca, oca_home: Path) ->
     r = oca("db", "select", "c", "--json")
     rows = r.jsonl()
     assert len(rows) == 1000 and {x["w"] for x in rows} == {0, 1, 2, 3}
+
+
+def test_select_stops_when_the_reader_goes_away(oca, oca_home: Path) -> None:
+    assert oca("db", "create-table", "big", "-c", "id:int", "-k", "id").code == 0
+    rows = "\n".join(json.dumps({"id": i}) for i in range(50_000))
+    assert oca("db", "insert", "big", "-", input=rows).code == 0
+    for extra in (["--json"], []):  # like `oca db select big --json | head -1`
+        p = _spawn(oca_home, "db", "select", "big", *extra)
+        first = p.stdout.readline()
+        p.stdout.close()
+        p.wait(timeout=60)
+        assert first.strip() in ('{"id":0}', "id")
+        assert p.returncode == 0, p.stderr.read()
+        assert p.stderr.read() == ""
