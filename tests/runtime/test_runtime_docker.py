@@ -285,3 +285,17 @@ def test_recipe_image_is_labelled_with_its_input_hash_and_reused(oca, whales, tm
     (ctx / "Dockerfile").write_text("FROM scratch\nLABEL a=b\n")
     assert recipe_hash(ctx, {}) != h1
     assert recipe_hash(ctx, {"copy_oca": True}) != recipe_hash(ctx, {})
+
+
+def test_engine_script_is_idempotent_on_a_set_up_machine(whales) -> None:  # noqa: ANN001
+    import subprocess
+
+    root = Path(__file__).resolve().parents[2]
+    for _ in range(2):
+        t0 = time.monotonic()
+        p = subprocess.run([str(root / "scripts" / "engine.sh")], capture_output=True, text=True,
+                           timeout=120)
+        assert p.returncode == 0, p.stderr
+        assert "engine: ready" in p.stderr and "installing" not in p.stderr
+        assert "starting dockerd" not in p.stderr and "building base image" not in p.stderr
+        assert time.monotonic() - t0 < 20
