@@ -70,3 +70,11 @@ def test_served_with_token_from_env(spawn, echo_id: str) -> None:  # noqa: ANN00
     p.kill()
     log = p.output()
     assert "tok-123" not in log and "hunter2" not in log
+
+
+def test_launch_is_serve(oca, monkeypatch) -> None:  # noqa: ANN001
+    monkeypatch.delenv("OCA_API_TOKEN", raising=False)
+    help_ = oca("launch", "--help")
+    assert help_.code == 0 and "[default: 8000]" in help_.out
+    r = oca("launch", "--host", "10.1.2.3", env={"OCA_API_TOKEN": ""})
+    assert r.code == 6 and "without a token" in r.err
