@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from oca import config
 from oca.errors import BadInput
-from oca.models import ServiceBase
+from oca.models import Service, ServiceBase
 from oca.runtime.base import Runtime
 
 
@@ -23,3 +26,13 @@ class EmbeddedRuntime(ExternalRuntime):
     """A backend inside oca's own process (e.g. a SQLite file): locations hold a path."""
 
     name = "embedded"
+
+    def remove(self, svc: Service, purge: bool = False) -> None:
+        """With `purge`, delete the data file, but only one oca created under `$OCA_HOME`."""
+        path = svc.locations.get("path")
+        if not (purge and path):
+            return
+        file = Path(path).resolve()
+        if file.is_relative_to(config.home().resolve()):
+            for extra in ("", "-wal", "-shm", "-journal"):
+                Path(str(file) + extra).unlink(missing_ok=True)

@@ -116,3 +116,22 @@ def test_help_does_not_import_heavy_modules() -> None:
             "print('HEAVY=' + ','.join(heavy))")
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert p.stdout.splitlines()[-1] == "HEAVY=", p.stdout
+
+
+def test_rm_purge_deletes_an_embedded_file_only_under_oca_home(oca, oca_home: Path,
+                                                               tmp_path: Path) -> None:  # noqa: ANN001
+    inside = oca_home / "data.sqlite"
+    outside = tmp_path / "keep.sqlite"
+    for f in (inside, outside):
+        f.write_bytes(b"x")
+    from oca.models import ServiceBase
+    from oca.registry import Registry
+
+    reg = Registry()
+    reg.add(ServiceBase(name="in", scope="db", runtime="embedded", locations={"path": str(inside)}))
+    reg.add(ServiceBase(name="out", scope="db", runtime="embedded",
+                        locations={"path": str(outside)}))
+    assert oca("service", "rm", "in", "--purge").code == 0
+    assert oca("service", "rm", "out", "--purge").code == 0
+    assert not inside.exists()
+    assert outside.exists()

@@ -66,6 +66,8 @@ i = 0
 while True:
     reg.add(ServiceBase(name=f"w{sys.argv[1]}-{i}", scope="db", locations={"n": "127.0.0.1:1"},
                         meta={"blob": "x" * 4000}))
+    if i == 0:
+        print("writing", flush=True)
     i += 1
 """
 
@@ -74,9 +76,11 @@ def test_sigkill_during_writes_never_corrupts(oca_home: Path) -> None:
     env = {**os.environ, "OCA_HOME": str(oca_home)}
     loads = 0
     for k in range(50):
-        p = subprocess.Popen([sys.executable, "-c", WRITER, str(k)], env=env, cwd=ROOT)
-        # Kill at varying points of the write stream (after start-up of ~0.15 s).
-        time.sleep(0.15 + (k % 10) * 0.02)
+        p = subprocess.Popen([sys.executable, "-c", WRITER, str(k)], env=env, cwd=ROOT,
+                             stdout=subprocess.PIPE)
+        assert p.stdout is not None and p.stdout.readline() == b"writing\n"
+        # Kill at varying points of the write stream, whatever the machine's load.
+        time.sleep((k % 10) * 0.007)
         p.send_signal(signal.SIGKILL)
         p.wait()
         services = Registry(oca_home / "registry.json").list()
