@@ -11,9 +11,9 @@ from typing import Any
 
 from fastapi import APIRouter, Query
 
-from oca.api.schemas import DriverCreate, ServiceCreate, ServiceUpdate, plain_route
+from oca.api.schemas import DriverCreate, ServiceCreate, ServiceUpdate
 
-router = APIRouter(route_class=plain_route())
+router = APIRouter()
 MGMT = ["management_api"]
 _UPSTREAM_ORDER = ("description", "driver", "name", "version", "app", "app_version",
                    "locations", "meta", "id")

@@ -143,19 +143,3 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     )
 }
 
-
-def plain_route() -> type:
-    """A route class whose results go out as the core returns them (already JSON data).
-
-    FastAPI would otherwise validate each result against the return annotation in a second
-    thread-pool hop per request; the shapes are the core's and upstream's, documented in
-    docs/api.md.
-    """
-    from fastapi.routing import APIRoute
-
-    class PlainRoute(APIRoute):
-        def __init__(self, path: str, endpoint: Any, **kwargs: Any) -> None:
-            kwargs["response_model"] = None
-            super().__init__(path, endpoint, **kwargs)
-
-    return PlainRoute

@@ -21,10 +21,9 @@ from oca.api.schemas import (
     Pipeline,
     RecordDMLOptions,
     Table,
-    plain_route,
 )
 
-router = APIRouter(tags=["service_api"], route_class=plain_route())
+router = APIRouter(tags=["service_api"])
 
 SYNC = Query(False, description="Call now and return the result; else queue a job.")
 TTL = Query(3600, ge=0, le=30 * 86400, description="Seconds a job's result is kept.")
