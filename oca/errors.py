@@ -49,6 +49,14 @@ class Conflict(OcaError):
     type = "conflict"
 
 
+class Forbidden(OcaError):
+    """Allowed only with more trust than the caller has (e.g. installing code over HTTP)."""
+
+    exit_code = 6
+    http_status = 403
+    type = "forbidden"
+
+
 class Unavailable(OcaError):
     exit_code = 5
     http_status = 503

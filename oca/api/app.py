@@ -175,5 +175,7 @@ def create_app(token: str | None = None, worker: bool = False, workers: int = 2)
     _install_errors(app)
     for router in (management.router, service_api.router):
         _mount(app, router, ERRORS)
-    app.add_middleware(Edge, token=token or os.environ.get("OCA_API_TOKEN") or None)
+    token = token or os.environ.get("OCA_API_TOKEN") or None
+    app.state.token_required = token is not None
+    app.add_middleware(Edge, token=token)
     return app

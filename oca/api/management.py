@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 
 from oca.api.schemas import DriverCreate, ServiceCreate, ServiceUpdate
 
@@ -105,13 +105,26 @@ def list_drivers() -> list[dict[str, Any]]:
     return [d.public() for d in discovery.all_drivers()]
 
 
-@router.post("/driver/", tags=MGMT, summary="Look up an installed driver by name")
-def post_driver(body: DriverCreate) -> dict[str, Any]:
-    """Upstream never implemented installing drivers over HTTP; neither does oca (it would
-    run code sent by a client). Install plugins with `oca driver add PATH` on the host."""
+@router.post("/driver/", tags=MGMT,
+             summary="Install a plugin driver from `location` (folder or git URL), or look one up")
+def post_driver(body: DriverCreate, request: Request) -> dict[str, Any]:
+    """With `location`, does what `oca driver add` does (validate, build, register); that runs
+    code from the location, so it is allowed only when `oca serve` has a bearer token (a token
+    also keeps browsers' cross-site requests out). Without `location`, returns the installed
+    driver named `name` (upstream's behaviour)."""
     from oca import discovery
 
-    return discovery.get_driver(body.name).public()
+    if not body.location:
+        return discovery.get_driver(body.name).public()
+    if not getattr(request.app.state, "token_required", False):
+        from oca.errors import Forbidden
+
+        raise Forbidden("installing drivers over HTTP needs `oca serve --token`",
+                        hint="start oca serve with --token (or OCA_API_TOKEN), or run "
+                             "`oca driver add LOCATION` on the host")
+    from oca import plugins
+
+    return plugins.add(body.location).public()
 
 
 @router.get("/driver/{drv_name_ver}", tags=MGMT, summary="Get a driver by NAME-VERSION")

@@ -11,6 +11,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+# db and media bodies are the scope contracts' own models: one declaration for CLI and HTTP.
+from oca.contract.db import Column, RecordDMLOptions, Table  # noqa: F401
+from oca.contract.media import InputFile, Pipeline  # noqa: F401
+
 
 class _Lenient(BaseModel):
     model_config = ConfigDict(extra="ignore")
@@ -63,61 +67,6 @@ class ModelName(_Lenient):
     name: str
 
 
-class Column(_Lenient):
-    name: str
-    datatype: str
-
-
-class Table(_Lenient):
-    name: str
-    columns: list[Column]
-    primary_key: list[str] | None = None
-
-
-class RecordDMLOptions(_Lenient):
-    field_values: dict[str, Any] | list[dict[str, Any]] | None = None
-    where: dict[str, Any] | None = None
-    ttl: int | None = None
-    timestamp: int | None = None
-    field_conditions: dict[str, Any] | None = None
-    exist_condition: Literal["if_exist", "if_not_exist"] | None = None
-    all: bool | None = Field(default=None, description="oca: delete every record")
-
-
-class InputFile(_Lenient):
-    source: str
-    params: dict[str, Any] | None = None
-
-
-class Channel(_Lenient):
-    stream_type: str
-    codec: str | None = None
-    params: dict[str, Any] | None = None
-    codec_params: dict[str, Any] | None = None
-    filters: dict[str, Any] | None = None
-
-
-class CloudStore(_Lenient):
-    name: str
-    bucket: str
-    env: dict[str, str]
-
-
-class Output(_Lenient):
-    container: str
-    rtmp_ip: str | None = None
-    rtmp_path: str | None = None
-    params: dict[str, Any] | None = None
-    channels: list[Channel] | None = None
-    storage: list[CloudStore] | None = None
-
-
-class Pipeline(_Lenient):
-    input_file: InputFile
-    outputs: list[Output]
-    ttl: int | None = 300
-
-
 class ErrorDetail(BaseModel):
     type: str = Field(description="not_found, conflict, invalid_input, unavailable, ...")
     message: str
@@ -136,6 +85,7 @@ class ErrorBody(BaseModel):
 ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorBody, "description": text} for code, text in (
         (401, "Missing or wrong bearer token (when `oca serve` has one)."),
+        (403, "Not allowed without a token (installing drivers over HTTP)."),
         (404, "No such service, driver, job, table or pipeline."),
         (409, "Already exists, or not in a state that allows it."),
         (422, "Invalid input: body, parameters, identifiers, unsupported options."),

@@ -149,7 +149,8 @@ def probe(service_id: str, body: InputFile, sync: bool = SYNC, ttl: int = TTL) -
 
 @router.post("/media/{service_id}/pipeline", summary="Start a transcoding pipeline")
 def transcode(service_id: str, body: Pipeline, sync: bool = SYNC, ttl: int = TTL) -> Any:
-    return run("media", service_id, "create_pipeline", body.model_dump(exclude_none=True),
+    # exclude_unset, not exclude_none: an explicit `"ttl": null` means "keep the outputs".
+    return run("media", service_id, "create_pipeline", body.model_dump(exclude_unset=True),
                sync, ttl)
 
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import httpx
 import pytest
 from fastapi.testclient import TestClient
 
 from oca.api.app import create_app
-from tests.api.conftest import free_port, wait_until
+from tests.api.conftest import ROOT, free_port, wait_until
 
 
 def test_token_guards_every_route_but_root(echo_id: str) -> None:
@@ -78,3 +80,32 @@ def test_launch_is_serve(oca, monkeypatch) -> None:  # noqa: ANN001
     assert help_.code == 0 and "[default: 8000]" in help_.out
     r = oca("launch", "--host", "10.1.2.3", env={"OCA_API_TOKEN": ""})
     assert r.code == 6 and "without a token" in r.err
+
+
+def test_post_driver_installs_only_with_a_token(oca_home: Path, tmp_path: Path) -> None:
+    """POST /driver/ with a location does `oca driver add`, which runs that code: token only."""
+    import json as _json
+    import shutil
+
+    src = tmp_path / "mydb-1.0.0"
+    shutil.copytree(ROOT / "drivers" / "echo-db-0.1.0", src)
+    meta = _json.loads((src / "metadata.json").read_text())
+    meta.update(name="mydb", version="1.0.0", app="mydb")
+    (src / "metadata.json").write_text(_json.dumps(meta))
+    body = {"name": "mydb", "source_type": "plugin", "location": str(src)}
+
+    with TestClient(create_app()) as c:
+        r = c.post("/driver/", json=body)
+        assert r.status_code == 403
+        assert r.json()["error"]["type"] == "forbidden"
+        assert c.get("/driver/mydb-1.0.0").status_code == 404
+    assert not (oca_home / "drivers" / "mydb-1.0.0").exists()
+
+    auth = {"Authorization": "Bearer t0ken"}
+    with TestClient(create_app(token="t0ken")) as c:
+        r = c.post("/driver/", json=body, headers=auth)
+        assert r.status_code == 200, r.text
+        assert r.json()["name"] == "mydb" and r.json()["source_type"] == "plugin"
+        assert c.get("/driver/mydb-1.0.0", headers=auth).json()["app"] == "mydb"
+        # Without a location it stays upstream's lookup.
+        assert c.post("/driver/", json={"name": "mydb"}, headers=auth).json()["version"] == "1.0.0"
