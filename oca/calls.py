@@ -19,10 +19,8 @@ from oca.errors import (
     BackendUnreachable,
     BadInput,
     DriverUnavailable,
-    NotFound,
-    OcaError,
     Timeout,
-    Unavailable,
+    error_class,
 )
 from oca.models import DriverMeta, Service
 from oca.registry import Registry
@@ -130,13 +128,6 @@ def driver_endpoint(meta: DriverMeta) -> str:
     return workloads.driver_endpoint(meta)
 
 
-_ERRORS: dict[str, type[OcaError]] = {
-    "not_found": NotFound,
-    "invalid_input": BadInput,
-    "unavailable": Unavailable,
-    "backend_unreachable": BackendUnreachable,
-    "timeout": Timeout,
-}
 
 
 def _driver_hosts(svc: Service, meta: DriverMeta) -> list[str]:
@@ -146,29 +137,37 @@ def _driver_hosts(svc: Service, meta: DriverMeta) -> list[str]:
     return workloads.driver_hosts(svc, meta)
 
 
-def http_call(svc: Service, meta: DriverMeta, spec: Operation, params: dict[str, Any]) -> Any:
-    import httpx
-
-    base = driver_endpoint(meta)
+def encode_request(spec: Operation, params: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """The driver path and httpx request arguments of one operation (the REST wire format):
+    path placeholders filled, an upload as multipart field `img`, GET arguments as query
+    parameters (JSON-encoded unless strings), anything else as a JSON body."""
     params = dict(params)
     in_path = [k for k in params if "{" + k + "}" in spec.path]
     path = spec.path.format(**{k: params.pop(k) for k in in_path})
-    headers = {
-        "Metadata": json.dumps(svc.meta or meta.meta or None),
-        "Hosts": ",".join(_driver_hosts(svc, meta)),
-    }
-    kwargs: dict[str, Any] = {"headers": headers}
+    kwargs: dict[str, Any] = {}
     if spec.upload and spec.upload in params:
         data = params.pop(spec.upload)
         kwargs["files"] = {"img": ("image", data)}
         if params:
             kwargs["data"] = {k: json.dumps(v) if not isinstance(v, str) else v
                               for k, v in params.items()}
-    elif spec.method in ("GET",) and not spec.body:
+    elif spec.method == "GET" and not spec.body:
         kwargs["params"] = {k: v if isinstance(v, str) else json.dumps(v)
                             for k, v in params.items() if v is not None}
     else:
         kwargs["json"] = params
+    return path, kwargs
+
+
+def http_call(svc: Service, meta: DriverMeta, spec: Operation, params: dict[str, Any]) -> Any:
+    import httpx
+
+    base = driver_endpoint(meta)
+    path, kwargs = encode_request(spec, params)
+    kwargs["headers"] = {
+        "Metadata": json.dumps(svc.meta or meta.meta or None),
+        "Hosts": ",".join(_driver_hosts(svc, meta)),
+    }
     try:
         r = httpx.request(spec.method, base + path, timeout=svc.timeout, **kwargs)
     except httpx.TimeoutException as e:
@@ -182,7 +181,7 @@ def http_call(svc: Service, meta: DriverMeta, spec: Operation, params: dict[str,
     if r.status_code >= 400:
         err = body.get("error") if isinstance(body, dict) else None
         if isinstance(err, dict):
-            cls = _ERRORS.get(str(err.get("type")), OcaError)
+            cls = error_class(str(err.get("type")))
             raise cls(str(err.get("message")), hint=err.get("hint"))
         if r.status_code < 500:
             raise BadInput(f"driver {meta.ref} refused {spec.name}: {r.text[:300]}")

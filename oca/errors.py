@@ -83,3 +83,13 @@ class BadInput(OcaError):
     exit_code = 6
     http_status = 422
     type = "invalid_input"
+
+
+def error_class(type_: str, default: type[OcaError] = OcaError) -> type[OcaError]:
+    """The class an error `type` names, for errors that crossed a process boundary (a driver's
+    or backend's `{"error": {...}}` body, a failed job)."""
+    for cls in (NotFound, Conflict, BadInput, Forbidden, Unavailable, EngineUnavailable,
+                BackendUnreachable, DriverUnavailable, Timeout):
+        if cls.type == type_:
+            return cls
+    return default

@@ -559,11 +559,7 @@ def job_error(job: dict[str, Any]) -> OcaError:
     err = job.get("error") or {}
     if job["status"] == "canceled":
         return Conflict(f"job {job['id']} was canceled")
-    classes: dict[str, type[OcaError]] = {
-        c.type: c for c in (errors.NotFound, errors.Conflict, errors.BadInput,
-                            errors.Unavailable, errors.EngineUnavailable,
-                            errors.BackendUnreachable, errors.DriverUnavailable, errors.Timeout)}
-    cls = classes.get(str(err.get("type")), OcaError)
+    cls = errors.error_class(str(err.get("type")))
     return cls(f"job {job['id']} failed: {err.get('message', 'no reason given')}",
                hint=err.get("hint"))
 

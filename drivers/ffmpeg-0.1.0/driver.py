@@ -18,18 +18,11 @@ from oca.contract.media import MediaDriver
 from oca.errors import (
     BackendUnreachable,
     BadInput,
-    NotFound,
     OcaError,
     Timeout,
     Unavailable,
+    error_class,
 )
-
-_ERRORS: dict[str, type[OcaError]] = {
-    "invalid_input": BadInput,
-    "not_found": NotFound,
-    "timeout": Timeout,
-    "unavailable": Unavailable,
-}
 
 
 class FfmpegDriver(MediaDriver):
@@ -54,7 +47,7 @@ class FfmpegDriver(MediaDriver):
             data = None
         err = data.get("error") if isinstance(data, dict) else None
         if isinstance(err, dict):
-            cls = _ERRORS.get(str(err.get("type")), OcaError)
+            cls = error_class(str(err.get("type")), OcaError)
             message = str(err.get("message"))
             detail = data.get("description")
             raise cls(message, hint=err.get("hint"),

@@ -16,14 +16,13 @@ from typing import Any
 from urllib.parse import urlencode
 
 from oca.contract.ai import AiDriver
-from oca.errors import BackendUnreachable, BadInput, NotFound, OcaError, Timeout, Unavailable
-
-_ERRORS: dict[str, type[OcaError]] = {
-    "invalid_input": BadInput,
-    "not_found": NotFound,
-    "unavailable": Unavailable,
-    "timeout": Timeout,
-}
+from oca.errors import (
+    BackendUnreachable,
+    BadInput,
+    Timeout,
+    Unavailable,
+    error_class,
+)
 
 
 class _Closed(Exception):
@@ -140,7 +139,7 @@ class ModelServerDriver(AiDriver):
         if status >= 400:
             err = payload.get("error") if isinstance(payload, dict) else None
             if isinstance(err, dict):
-                cls = _ERRORS.get(str(err.get("type")), Unavailable)
+                cls = error_class(str(err.get("type")), Unavailable)
                 raise cls(str(err.get("message")), hint=err.get("hint"))
             raise Unavailable(f"the AI backend at {where} answered {status}: {data[:200]!r}")
         if payload is None:

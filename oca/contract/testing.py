@@ -21,16 +21,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from oca.calls import encode_request
 from oca.contract.base import Driver, Operation
 from oca.errors import (
-    BackendUnreachable,
     BadInput,
-    Conflict,
     DriverUnavailable,
     NotFound,
     OcaError,
-    Timeout,
-    Unavailable,
+    error_class,
 )
 
 
@@ -76,35 +74,8 @@ class DirectClient(Client):
         self.driver.close()
 
 
-_ERRORS: dict[str, type[OcaError]] = {
-    "not_found": NotFound,
-    "invalid_input": BadInput,
-    "conflict": Conflict,
-    "unavailable": Unavailable,
-    "backend_unreachable": BackendUnreachable,
-    "driver_unavailable": DriverUnavailable,
-    "timeout": Timeout,
-}
 
 
-def encode(spec: Operation, params: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-    """Path and httpx request arguments for one operation (the `oca.calls` wire format)."""
-    params = dict(params)
-    in_path = [k for k in params if "{" + k + "}" in spec.path]
-    path = spec.path.format(**{k: params.pop(k) for k in in_path})
-    kwargs: dict[str, Any] = {}
-    if spec.upload and spec.upload in params:
-        data = params.pop(spec.upload)
-        kwargs["files"] = {"img": ("image", data)}
-        if params:
-            kwargs["data"] = {k: json.dumps(v) if not isinstance(v, str) else v
-                              for k, v in params.items()}
-    elif spec.method == "GET" and not spec.body:
-        kwargs["params"] = {k: v if isinstance(v, str) else json.dumps(v)
-                            for k, v in params.items() if v is not None}
-    else:
-        kwargs["json"] = params
-    return path, kwargs
 
 
 def decode(r: Any, op: str) -> Any:
@@ -119,7 +90,7 @@ def decode(r: Any, op: str) -> Any:
             raise ContractViolation(
                 f"HTTP {r.status_code} without the error shape "
                 f"{{\"error\": {{\"type\", \"message\", \"hint\"}}}}: {r.text[:200]!r}")
-        cls = _ERRORS.get(str(err.get("type")), OcaError)
+        cls = error_class(str(err.get("type")))
         e = cls(str(err.get("message")), hint=err.get("hint"))
         if cls is OcaError:
             e.type = str(err.get("type"))
@@ -140,7 +111,7 @@ class _HttpBase(Client):
 
     def call(self, op: str, **params: Any) -> Any:
         spec = self.operations[op]
-        path, kwargs = encode(spec, params)
+        path, kwargs = encode_request(spec, params)
         r = self.http.request(spec.method, path, headers=self.headers, **kwargs)
         return decode(r, op)
 
