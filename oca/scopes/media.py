@@ -371,8 +371,9 @@ def transcode(source: str, pipeline: dict[str, Any], output_dir: str | None = ".
     out_dir = Path(output_dir or ".")
     plan: list[Path | None] = []
     if wait:
-        if not out_dir.is_dir():
+        if out_dir.exists() and not out_dir.is_dir():
             raise BadInput(f"--output-dir {out_dir} is not a folder")
+        out_dir.mkdir(parents=True, exist_ok=True)
         plan = plan_outputs(source, outputs, out_dir, overwrite)
     svc = resolve(service, status_cb)
     inp["source"] = stage(svc, source)

@@ -17,10 +17,11 @@ def cli(oca):  # noqa: ANN001, ANN201
 
 
 def test_mp4_to_webm_at_half_size(cli, clips, tmp_path) -> None:
+    out_dir = tmp_path / "new" / "folder"  # created on demand
     r = cli("media", "transcode", str(clips["av"]), "--to", "webm", "--vcodec", "libvpx",
-            "--acodec", "libvorbis", "--scale", "0.5", "--output-dir", str(tmp_path))
+            "--acodec", "libvorbis", "--scale", "0.5", "--output-dir", str(out_dir))
     assert r.code == 0, r.err
-    out = tmp_path / "av.webm"
+    out = out_dir / "av.webm"
     assert r.out.strip().startswith(str(out))
     info = ffprobe(out)
     kinds = {s["codec_type"]: s for s in info["streams"]}
