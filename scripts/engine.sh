@@ -25,6 +25,7 @@ command -v docker >/dev/null 2>&1 || need_pkgs+=(docker.io)
 command -v debootstrap >/dev/null 2>&1 || need_pkgs+=(debootstrap)
 command -v ffmpeg >/dev/null 2>&1 || need_pkgs+=(ffmpeg)
 command -v redis-server >/dev/null 2>&1 || need_pkgs+=(redis-server)
+command -v curl >/dev/null 2>&1 || need_pkgs+=(curl)  # the upstream demo test speaks curl
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   log "installing ${need_pkgs[*]}"
   export DEBIAN_FRONTEND=noninteractive
