@@ -62,10 +62,8 @@ def instance(service: Service, meta: DriverMeta) -> Driver:
     inst = _instances.get(key)
     if inst is None:
         cls = discovery.load_driver_class(meta)
-        settings = dict(service.meta or meta.meta)
-        # The service's per-call timeout reaches in-process drivers as meta["timeout"].
-        settings.setdefault("timeout", service.timeout)
-        inst = cls(service.hosts(), settings)
+        inst = cls(service.hosts(), service.meta or dict(meta.meta))
+        inst.timeout = service.timeout  # the service record's per-call timeout wins
         _instances[key] = inst
     return inst
 

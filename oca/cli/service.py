@@ -27,6 +27,8 @@ def add(
     meta: str = typer.Option(None, "--meta", help="Driver settings as a JSON object."),
     runtime: str = typer.Option(None, "--runtime", help="docker, local or external."),
     description: str = typer.Option(None, "--description", help="Free text."),
+    timeout: float = typer.Option(None, "--timeout", help="Per-call timeout in seconds (30)."),
+    retries: int = typer.Option(None, "--retries", help="Retries of transient failures (2)."),
 ) -> None:
     """Register a service, starting its backend when it has a recipe or image.
 
@@ -38,7 +40,7 @@ def add(
     data = {
         "name": name, "scope": scope, "recipe": recipe, "image": image,
         "locations": locations(location), "meta": json_object(meta, "--meta") or {},
-        "driver": driver, "description": description,
+        "driver": driver, "description": description, "timeout": timeout, "retries": retries,
     }
     if app_:
         data["app"] = app_

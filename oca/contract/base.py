@@ -43,6 +43,8 @@ class Driver:
     operations: ClassVar[dict[str, Operation]] = {"ping": PING}
     #: What this driver supports beyond the contract's minimum, shown by `oca driver show`.
     capabilities: ClassVar[dict[str, Any]] = {}
+    #: Seconds one backend call may take; oca sets it from the service's `timeout`.
+    timeout: float = 30.0
 
     def __init__(self, hosts: list[str], meta: dict[str, Any]) -> None:
         self.hosts = hosts

@@ -213,7 +213,7 @@ def test_backend_killed_mid_call_exits_5(oca, oca_home, ai_model, many_images) -
 
 def test_unresponsive_backend_times_out_with_exit_5(oca, oca_home, ai_model) -> None:  # noqa: ANN001
     r = oca("service", "add", "ai-slow", "--recipe", "ai", "--runtime", "local", "--json",
-            "--meta", '{"timeout": 1}')
+            "--timeout", "1")
     assert r.code == 0, r.err
     pid = local_state(oca_home, r.json()["id"])["pid"]
     os.killpg(pid, signal.SIGSTOP)
@@ -231,7 +231,12 @@ def test_unresponsive_backend_times_out_with_exit_5(oca, oca_home, ai_model) -> 
 
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")
 def test_torchscript_file_is_converted_and_served(oca, ai_ext, tmp_path) -> None:  # noqa: ANN001
-    torch = pytest.importorskip("torch")
+    try:
+        import torch
+    except ImportError:
+        if os.environ.get("CI"):
+            pytest.fail("torch is missing: scripts/test.sh installs the ai-export extra")
+        pytest.skip("torch is not installed (the ai-export extra)")
     net = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3, stride=4), torch.nn.AdaptiveAvgPool2d(1),
                               torch.nn.Flatten(), torch.nn.Linear(4, 10))
     path = tmp_path / "tiny.pt"
