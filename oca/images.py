@@ -190,7 +190,8 @@ def docker_build(context: Path, tag: str, build_args: dict[str, str] | None = No
                  labels: dict[str, str] | None = None, progress: Progress = _noop,
                  what: str | None = None) -> str:
     """Build `context` as `tag` with the classic builder; a failure shows the last lines."""
-    cmd = [docker_bin(), "build", "-t", tag, "--pull=false"]
+    # --force-rm: a failed step leaves no intermediate container behind.
+    cmd = [docker_bin(), "build", "-t", tag, "--pull=false", "--force-rm"]
     for k, v in (build_args or {}).items():
         cmd += ["--build-arg", f"{k}={v}"]
     for k, v in (labels or {}).items():

@@ -491,6 +491,12 @@ def test_dockerfile_that_fails_shows_last_build_lines(oca, oca_home, docker_engi
     err = r.json()["error"]
     assert err["type"] == "driver_unavailable" and any(
         f"marker-{suffix}" in line for line in err["detail"])
+    # The failed step's intermediate container is removed too (docker build --force-rm).
+    from python_on_whales import docker
+
+    leftovers = [c.name for c in docker.container.list(all=True)
+                 if f"marker-{suffix}" in " ".join(c.config.cmd or [])]
+    assert leftovers == []
 
 
 def test_home_plugin_folder_is_cleaned_of_staging(oca, oca_home, tmp_path) -> None:
