@@ -15,7 +15,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from filelock import FileLock
 from tinydb import Query, TinyDB
 from tinydb.storages import Storage
 
@@ -93,6 +92,8 @@ class Registry:
     @contextmanager
     def _open(self, write: bool) -> Iterator[Any]:
         if write:
+            from filelock import FileLock  # writers only: readers never lock
+
             with FileLock(str(self.path) + ".lock", timeout=LOCK_TIMEOUT):
                 db = TinyDB(self.path, storage=AtomicJSONStorage)
                 yield db.table("services")
