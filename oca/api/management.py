@@ -60,10 +60,8 @@ def get_service(service_id: str) -> dict[str, Any]:
 @router.put("/service/{service_id}", tags=MGMT, summary="Update a service (partial)")
 def put_service(service_id: str, body: ServiceUpdate) -> bool:
     from oca import services
-    from oca.models import ServiceUpdate as CoreUpdate
-    from oca.models import parse
 
-    services.update(service_id, parse(CoreUpdate, body.model_dump(exclude_unset=True)))
+    services.update(service_id, body)
     return True
 
 

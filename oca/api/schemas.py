@@ -11,6 +11,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from oca import models
+
 # db and media bodies are the scope contracts' own models: one declaration for CLI and HTTP.
 from oca.contract.db import Column, RecordDMLOptions, Table  # noqa: F401
 from oca.contract.media import InputFile, Pipeline  # noqa: F401
@@ -36,19 +38,10 @@ class ServiceCreate(_Lenient):
     retries: int | None = Field(default=None, ge=0, le=10)
 
 
-class ServiceUpdate(_Lenient):
-    """A partial update: only the keys present are written."""
+class ServiceUpdate(models.ServiceUpdate):
+    """A partial update: only the keys present are written (the core's model, lenient)."""
 
-    name: str | None = None
-    description: str | None = None
-    version: str | None = None
-    app: str | None = None
-    app_version: str | None = None
-    driver: str | None = None
-    locations: dict[str, str] | None = None
-    meta: dict[str, Any] | None = None
-    timeout: float | None = Field(default=None, gt=0, le=3600)
-    retries: int | None = Field(default=None, ge=0, le=10)
+    model_config = ConfigDict(extra="ignore")
 
 
 class DriverCreate(_Lenient):
