@@ -20,7 +20,7 @@ from oca.errors import (
     BadInput,
     DriverUnavailable,
     Timeout,
-    error_class,
+    error_from_body,
 )
 from oca.models import DriverMeta, Service
 from oca.registry import Registry
@@ -177,10 +177,9 @@ def http_call(svc: Service, meta: DriverMeta, spec: Operation, params: dict[str,
     except ValueError:
         body = None
     if r.status_code >= 400:
-        err = body.get("error") if isinstance(body, dict) else None
-        if isinstance(err, dict):
-            cls = error_class(str(err.get("type")))
-            raise cls(str(err.get("message")), hint=err.get("hint"))
+        typed = error_from_body(body)
+        if typed is not None:
+            raise typed
         if r.status_code < 500:
             raise BadInput(f"driver {meta.ref} refused {spec.name}: {r.text[:300]}")
         raise DriverUnavailable(f"driver {meta.ref} failed {spec.name}: {r.text[:300]}")

@@ -93,3 +93,12 @@ def error_class(type_: str, default: type[OcaError] = OcaError) -> type[OcaError
         if cls.type == type_:
             return cls
     return default
+
+
+def error_from_body(body: Any, default: type[OcaError] = OcaError) -> OcaError | None:
+    """The typed error an `{"error": {"type", "message", "hint"}}` body names, else None."""
+    err = body.get("error") if isinstance(body, dict) else None
+    if not isinstance(err, dict):
+        return None
+    cls = error_class(str(err.get("type")), default)
+    return cls(str(err.get("message")), hint=err.get("hint"))

@@ -18,10 +18,9 @@ from oca.contract.media import MediaDriver
 from oca.errors import (
     BackendUnreachable,
     BadInput,
-    OcaError,
     Timeout,
     Unavailable,
-    error_class,
+    error_from_body,
 )
 
 
@@ -45,13 +44,11 @@ class FfmpegDriver(MediaDriver):
             data = json.loads(body)
         except ValueError:
             data = None
-        err = data.get("error") if isinstance(data, dict) else None
-        if isinstance(err, dict):
-            cls = error_class(str(err.get("type")), OcaError)
-            message = str(err.get("message"))
+        typed = error_from_body(data)
+        if typed is not None:
             detail = data.get("description")
-            raise cls(message, hint=err.get("hint"),
-                      detail=None if detail == message else detail)
+            typed.detail = None if detail == typed.message else detail
+            raise typed
         text = body.decode(errors="replace")[:300]
         if status < 500:
             raise BadInput(f"media backend refused the request: {text}")

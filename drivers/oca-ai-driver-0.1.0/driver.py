@@ -21,7 +21,7 @@ from oca.errors import (
     BadInput,
     Timeout,
     Unavailable,
-    error_class,
+    error_from_body,
 )
 
 
@@ -137,10 +137,9 @@ class ModelServerDriver(AiDriver):
         except ValueError:
             payload = None
         if status >= 400:
-            err = payload.get("error") if isinstance(payload, dict) else None
-            if isinstance(err, dict):
-                cls = error_class(str(err.get("type")), Unavailable)
-                raise cls(str(err.get("message")), hint=err.get("hint"))
+            typed = error_from_body(payload, Unavailable)
+            if typed is not None:
+                raise typed
             raise Unavailable(f"the AI backend at {where} answered {status}: {data[:200]!r}")
         if payload is None:
             raise Unavailable(f"the AI backend at {where} answered with non-JSON output")

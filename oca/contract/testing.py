@@ -28,7 +28,7 @@ from oca.errors import (
     DriverUnavailable,
     NotFound,
     OcaError,
-    error_class,
+    error_from_body,
 )
 
 
@@ -74,10 +74,6 @@ class DirectClient(Client):
         self.driver.close()
 
 
-
-
-
-
 def decode(r: Any, op: str) -> Any:
     """The JSON result of a response, or the typed error its `{"error": ...}` body names."""
     try:
@@ -90,9 +86,9 @@ def decode(r: Any, op: str) -> Any:
             raise ContractViolation(
                 f"HTTP {r.status_code} without the error shape "
                 f"{{\"error\": {{\"type\", \"message\", \"hint\"}}}}: {r.text[:200]!r}")
-        cls = error_class(str(err.get("type")))
-        e = cls(str(err.get("message")), hint=err.get("hint"))
-        if cls is OcaError:
+        e = error_from_body(body)
+        assert e is not None
+        if type(e) is OcaError:
             e.type = str(err.get("type"))
         raise e
     if body is None and r.text.strip() != "null":
