@@ -6,7 +6,8 @@ from __future__ import annotations
 import subprocess
 
 import pytest
-from conftest import CAT_CLASSES, IMAGES
+
+from tests.ai.conftest import CAT_CLASSES, IMAGES
 
 
 @pytest.mark.docker

@@ -7,7 +7,7 @@ import signal
 import subprocess
 import sys
 
-from conftest import CAT_CLASSES, IMAGES, ROOT
+from tests.ai.conftest import CAT_CLASSES, IMAGES, ROOT
 
 
 def test_upstream_predict_serve_usage_over_http(oca, oca_home, ai_ext) -> None:  # noqa: ANN001

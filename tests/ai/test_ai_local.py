@@ -13,7 +13,8 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import CAT_CLASSES, IMAGES, ROOT, png_claiming
+
+from tests.ai.conftest import CAT_CLASSES, IMAGES, ROOT, png_claiming
 
 COFFEE = {"espresso", "cup", "coffee_mug"}
 ROCKET = {"missile", "projectile", "space_shuttle"}
